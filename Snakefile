@@ -1,0 +1,33 @@
+# neurodyn: DANDI -> NWB -> zarr -> models -> figures, tables and a scorecard. See README.md.
+# Rules are thin: each calls the `neurodyn` CLI; the logic lives in src/neurodyn and is tested without Snakemake.
+import sys
+
+from neurodyn import config as ndc
+from neurodyn.errors import InputError
+
+configfile: "config.yaml"
+
+try:
+    ndc.validate(config, where="config (config.yaml + overlays)")
+    ndc.check_references(config, where="config (config.yaml + overlays)")
+except InputError as err:
+    sys.exit(f"neurodyn: config error: {err.line()}")
+
+# Each rule file appends what `rule all` builds to TARGETS.
+TARGETS = []
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/align.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        TARGETS,
+    default_target: True

@@ -1,0 +1,5 @@
+import sys
+
+from neurodyn.cli import main
+
+sys.exit(main())

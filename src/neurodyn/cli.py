@@ -1,0 +1,102 @@
+"""The ``neurodyn`` command: every Snakemake rule is one call to it.
+
+``neurodyn STAGE [NAME] ...`` imports only the module that does the work, so planning and small rules stay fast.
+Stages with a NAME (``simulate``, ``train``, ``align``, ``transfer``, ``evaluate``, ``figure``, ``table``)
+dispatch to ``neurodyn.<package>.<name>`` — adding a model or a figure is adding one module, no registry to edit.
+Each module exposes ``main(argv: list[str]) -> int``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import pkgutil
+import sys
+
+from neurodyn.errors import InputError
+
+# stage -> module with main(argv) for fixed commands
+FIXED = {
+    "download": ("neurodyn.data.download", "fetch DANDI assets (mirror first), verify sha256 and dandi-etag"),
+    "lock": ("neurodyn.data.lock", "resolve unpinned DANDI assets through the API into the lock file"),
+    "convert": ("neurodyn.data.convert", "convert an NWB file (or a bundled npz pair) into a zarr session store"),
+    "overview": ("neurodyn.figures.overview", "data-overview figure and dataset table for session stores"),
+    "scorecard": ("neurodyn.report.scorecard", "published numbers beside ours"),
+    "config": ("neurodyn.config", "validate a configuration and print the resolved value of a key"),
+}
+# stage -> package whose modules are the NAMEs
+NAMED = {
+    "simulate": "neurodyn.simulate",
+    "train": "neurodyn.train",
+    "align": "neurodyn.align",
+    "transfer": "neurodyn.transfer",
+    "evaluate": "neurodyn.evaluate",
+    "figure": "neurodyn.figures",
+    "table": "neurodyn.tables",
+}
+_PRIVATE = {"common", "base", "loop", "nwb_writer", "overview"}
+
+
+def _summary(module_name: str) -> str:
+    """First docstring line of a module, read without importing it (keeps --help instant)."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return ""
+    doc = ast.get_docstring(ast.parse(open(spec.origin, encoding="utf-8").read())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _names(package: str) -> list[str]:
+    pkg = importlib.import_module(package)
+    return sorted(
+        m.name.replace("_", "-")
+        for m in pkgutil.iter_modules(pkg.__path__)
+        if not m.name.startswith("_") and m.name not in _PRIVATE
+    )
+
+
+def _usage() -> str:
+    lines = ["usage: neurodyn STAGE [NAME] [options]   (neurodyn STAGE [NAME] --help for a stage's options)", ""]
+    for stage, (_, text) in FIXED.items():
+        lines.append(f"  {stage:<10} {text}")
+    for stage, package in NAMED.items():
+        names = _names(package)
+        lines.append(f"  {stage:<10} NAME in: {', '.join(names) if names else '(none yet)'}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(_usage())
+        return 0
+    if argv[0] == "--version":
+        from neurodyn import __version__
+
+        print(__version__)
+        return 0
+    stage, rest = argv[0], argv[1:]
+    if stage in FIXED:
+        module_name = FIXED[stage][0]
+    elif stage in NAMED:
+        names = _names(NAMED[stage])
+        if not rest or rest[0] not in names:
+            print(f"neurodyn {stage}: NAME must be one of: {', '.join(names)}", file=sys.stderr)
+            return 2
+        module_name = f"{NAMED[stage]}.{rest[0].replace('-', '_')}"
+        rest = rest[1:]
+    else:
+        print(f"neurodyn: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    try:
+        return int(importlib.import_module(module_name).main(rest) or 0)
+    except InputError as err:
+        print(f"neurodyn {stage}: error: {err.line()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Where each configured session comes from: the glue between config.yaml and the data rules.
+
+A session's ``source`` is one of ``dandi`` (a pinned NLB asset), ``locked`` (an asset of an unpinned dandiset,
+pinned by ``neurodyn lock`` in the lock file), ``mirror`` (a non-DANDI file under the local mirror) or
+``simulate`` (written by a generator). This module answers, without touching the network: which file the
+conversion reads, what the download needs to know, and whether a session can be built offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from neurodyn.errors import InputError
+from neurodyn.utils.seed import derive_seed
+
+
+@functools.lru_cache(maxsize=8)
+def _mirror_index(mirror: str) -> dict[str, list[Path]]:
+    index: dict[str, list[Path]] = {}
+    for dirpath, _dirs, files in os.walk(mirror):
+        for name in files:
+            index.setdefault(name, []).append(Path(dirpath) / name)
+    return index
+
+
+def find_in_mirror(mirror: str | None, asset_path: str, size: int | None = None) -> Path | None:
+    """A file in the mirror with the asset's file name (and size, when known); digests are checked by the caller."""
+    if not mirror or not Path(mirror).is_dir():
+        return None
+    for candidate in _mirror_index(str(Path(mirror).resolve())).get(Path(asset_path).name, []):
+        if size is None or candidate.stat().st_size == size:
+            return candidate
+    return None
+
+
+class SessionSources:
+    def __init__(self, config: Mapping[str, Any]):
+        self.config = config
+        self.sessions = config["sessions"]
+        self.raw_dir = Path(config["dandi"]["raw_dir"])
+        self.mirror = config.get("mirror")
+
+    # -- lookups ---------------------------------------------------------------------------------------------
+    def spec(self, session: str) -> Mapping[str, Any]:
+        if session not in self.sessions:
+            raise InputError("config", f"sessions.{session}", f"a configured session (one of {', '.join(sorted(self.sessions))})")
+        return self.sessions[session]
+
+    def kind(self, session: str) -> str:
+        return next(iter(self.spec(session)["source"]))
+
+    def lock(self) -> dict[str, Any]:
+        path = Path(self.config["dandi"]["lock_file"])
+        return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+
+    def unpinned(self) -> dict[str, Any]:
+        return dict(self.config.get("unpinned", {}))
+
+    def asset_spec(self, dandiset: str, path: str) -> dict[str, Any]:
+        """Everything the download knows about an asset: pinned digests, locked digests, or only its name."""
+        for name, dataset in self.config["datasets"].items():
+            if dataset["dandiset"] != dandiset:
+                continue
+            for asset in dataset["assets"].values():
+                if asset["path"] == path:
+                    return {"dandiset": dandiset, "version": dataset["version"], **asset}
+        locked = self.lock().get("assets", {}).get(f"{dandiset}/{path}")
+        if locked:
+            return {"dandiset": dandiset, **locked}
+        version = self.unpinned().get(dandiset, {}).get("version", "draft")
+        return {"dandiset": dandiset, "version": version, "path": path}
+
+    def _dandi_asset(self, session: str) -> dict[str, Any]:
+        source = self.spec(session)["source"]
+        if "dandi" in source:
+            dataset = self.config["datasets"][source["dandi"]["dataset"]]
+            asset = dataset["assets"][source["dandi"]["asset"]]
+            return {"dandiset": dataset["dandiset"], "version": dataset["version"], **asset}
+        locked = source["locked"]
+        return self.asset_spec(locked["dandiset"], locked["path"])
+
+    def input_file(self, session: str) -> str:
+        kind = self.kind(session)
+        if kind in ("dandi", "locked"):
+            asset = self._dandi_asset(session)
+            return str(self.raw_dir / asset["dandiset"] / asset["path"])
+        if kind == "mirror":
+            if not self.mirror:
+                return str(Path("MIRROR-NOT-CONFIGURED") / self.spec(session)["source"]["mirror"]["file"])
+            return str(Path(self.mirror) / self.spec(session)["source"]["mirror"]["file"])
+        return f"results/simulated/{session}.nwb"
+
+    def simulation(self, session: str) -> Mapping[str, Any]:
+        source = self.spec(session)["source"]
+        if "simulate" not in source:
+            raise InputError("config", f"sessions.{session}.source", "a simulate source")
+        return source["simulate"]
+
+    def seed_for(self, session: str) -> int:
+        return derive_seed(self.config["seed"], "session", session)
+
+    def convert_spec(self, session: str) -> dict[str, Any]:
+        """The conversion's whole input contract, passed to `neurodyn convert --spec`."""
+        spec = self.spec(session)
+        out: dict[str, Any] = {"name": session, "bin_ms": spec["bin_ms"], "kind": self.kind(session)}
+        if "nlb" in spec:
+            out["nlb"] = {"name": spec["nlb"], **self.config["nlb"][spec["nlb"]]}
+        for key in ("window_ms", "align_event"):
+            if key in spec:
+                out[key] = spec[key]
+        kind = out["kind"]
+        if kind in ("dandi", "locked"):
+            out["format"] = "nwb"
+            out["provenance"] = self._dandi_asset(session)
+        elif kind == "mirror":
+            mirror = spec["source"]["mirror"]
+            out["format"] = mirror["format"]
+            out["provenance"] = {"mirror_file": mirror["file"], "sha256": mirror["sha256"], "role": mirror.get("role")}
+        else:
+            sim = spec["source"]["simulate"]
+            out["format"] = "nwb"
+            out["provenance"] = {"simulator": sim["generator"], "params": sim["params"], "seed": self.seed_for(session)}
+        return out
+
+    # -- availability ----------------------------------------------------------------------------------------
+    def unavailable_reason(self, session: str) -> str | None:
+        """None when the session can be built here; otherwise why not (offline without a mirror copy, ...)."""
+        kind = self.kind(session)
+        if kind == "simulate":
+            return None
+        if kind == "mirror":
+            mirror = self.spec(session)["source"]["mirror"]
+            if not self.mirror or not Path(self.mirror).is_dir():
+                return f"its file {mirror['file']} comes from a local mirror and none is configured (config: mirror)"
+            if not (Path(self.mirror) / mirror["file"]).exists():
+                return f"{mirror['file']} is not in the mirror {self.mirror}"
+            return None
+        asset = self._dandi_asset(session)
+        if Path(self.input_file(session)).exists():
+            return None
+        if self.config.get("offline"):
+            if find_in_mirror(self.mirror, asset["path"], asset.get("size")):
+                return None
+            return f"offline and {asset['dandiset']}/{asset['path']} is neither downloaded nor in the mirror"
+        return None

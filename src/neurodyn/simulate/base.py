@@ -1,0 +1,68 @@
+"""The simulation mechanism: a generator returns a ``SimulatedRecording``; ``make_main`` turns it into the
+``neurodyn simulate NAME`` command, which writes an NWB file in the NLB layout (``nwb_writer``) so that the
+synthetic data go through the same conversion as any real recording.
+
+A generator module ``neurodyn/simulate/<name>.py`` defines::
+
+    def simulate(params: dict, seed: int) -> SimulatedRecording: ...
+    main = make_main(simulate)
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class SimulatedRecording:
+    """A synthetic recording, trial-structured.
+
+    Exactly one of ``spike_times`` or ``observations`` is usually given (both are allowed).
+
+    spike_times: per unit, a 1-D array of spike times in seconds (session clock).
+    observations: (n_samples, n_channels) continuous observations sampled at ``rate_hz`` from ``start_s``
+        (e.g. video frames flattened, continuous-Bernoulli data).
+    latents: (n_samples, n_latents) ground-truth latent state on the same clock as observations (or at
+        ``rate_hz`` when there are only spikes).
+    behaviour: name -> ((n_samples, n_axes) array at ``rate_hz``, axis labels), e.g. hand_vel.
+    trials: columns of the trials table; must hold ``start_time``, ``stop_time`` (s), the alignment event
+        column, ``split`` and ``condition``.
+    heldout: per unit, True for co-smoothing targets.
+    """
+
+    name: str
+    rate_hz: float
+    trials: dict[str, np.ndarray]
+    spike_times: list[np.ndarray] | None = None
+    heldout: np.ndarray | None = None
+    observations: np.ndarray | None = None
+    latents: np.ndarray | None = None
+    behaviour: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    start_s: float = 0.0
+    description: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)  # extra metadata (e.g. image shape, true fixed points)
+
+
+def make_main(simulate: Callable[[dict, int], SimulatedRecording]) -> Callable[[list[str]], int]:
+    def main(argv: list[str]) -> int:
+        from neurodyn.config import parse_params
+        from neurodyn.simulate.nwb_writer import write_nwb
+
+        parser = argparse.ArgumentParser(prog="neurodyn simulate", description=(simulate.__doc__ or "").strip())
+        parser.add_argument("--params", required=True, help="generator parameters as a JSON object")
+        parser.add_argument("--seed", type=int, required=True)
+        parser.add_argument("--name", required=True, help="session name recorded in the file")
+        parser.add_argument("--out", required=True, help="NWB file to write")
+        args = parser.parse_args(argv)
+        recording = simulate(parse_params(args.params), args.seed)
+        recording.name = args.name
+        write_nwb(recording, args.out, seed=args.seed)
+        return 0
+
+    return main

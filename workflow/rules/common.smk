@@ -1,0 +1,31 @@
+# Helpers shared by every rule file: paths, config slices passed to the CLI, and what is available offline.
+import json
+import shlex
+from pathlib import Path
+
+from neurodyn.data.sources import SessionSources
+
+ENV = "../../envs/neurodyn.yaml"
+RESULTS = "results"
+SOURCES = SessionSources(config)
+
+
+def as_arg(value):
+    """A config slice as one shell-quoted JSON argument (params: a change re-runs only the jobs using it)."""
+    return shlex.quote(json.dumps(value, sort_keys=True, separators=(",", ":")))
+
+
+def session_store(name):
+    return f"{RESULTS}/sessions/{name}.zarr"
+
+
+def available_sessions(names):
+    """The sessions that can be built here (offline: mirror files and simulations only), with a note for the rest."""
+    keep = []
+    for name in names:
+        reason = SOURCES.unavailable_reason(name)
+        if reason:
+            print(f"neurodyn: skipping session {name}: {reason}", file=sys.stderr)
+        else:
+            keep.append(name)
+    return keep

@@ -1,0 +1,61 @@
+# Data stage: download (local rule: compute nodes are often offline), lock, convert NWB -> zarr session stores.
+
+
+wildcard_constraints:
+    dandiset="[0-9]{6}",
+    asset_path="sub-[^/]+/.+\\.nwb",
+    session="[A-Za-z0-9_\\-]+",
+
+
+localrules:
+    download_asset,
+    lock_dandisets,
+
+
+rule download_asset:
+    output:
+        config["dandi"]["raw_dir"] + "/{dandiset}/{asset_path}",
+    params:
+        asset=lambda w: as_arg(SOURCES.asset_spec(w.dandiset, w.asset_path)),
+        dandi=as_arg(config["dandi"]),
+        mirror="--mirror " + shlex.quote(config["mirror"]) if config["mirror"] else "",
+    log:
+        "results/logs/download/{dandiset}/{asset_path}.log",
+    retries: 2
+    conda:
+        ENV
+    shell:
+        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} --out {output} 2> {log}"
+
+
+rule lock_dandisets:
+    output:
+        config["dandi"]["lock_file"],
+    params:
+        unpinned=as_arg(SOURCES.unpinned()),
+        dandi=as_arg(config["dandi"]),
+    log:
+        "results/logs/lock.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn lock --unpinned {params.unpinned} --dandi {params.dandi} --out {output} 2> {log}"
+
+
+rule convert_session:
+    input:
+        lambda w: SOURCES.input_file(w.session),
+    output:
+        directory(RESULTS + "/sessions/{session}.zarr"),
+    params:
+        spec=lambda w: as_arg(SOURCES.convert_spec(w.session)),
+    log:
+        "results/logs/convert/{session}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        ENV
+    shell:
+        "neurodyn convert --input {input} --spec {params.spec} --out {output} 2> {log}"

@@ -1,0 +1,48 @@
+# Figures and tables: each target is one file; asking for it rebuilds exactly its inputs.
+
+OVERVIEW_SESSIONS = available_sessions(config["overview"]["sessions"])
+
+
+rule overview_figure:
+    input:
+        session_store("{session}"),
+    output:
+        pdf=report(RESULTS + "/figures/overview/{session}.pdf", caption="../report/overview.rst", category="Data"),
+        png=RESULTS + "/figures/overview/{session}.png",
+    params:
+        trials=config["overview"]["raster_trials"],
+    log:
+        "results/logs/figures/overview_{session}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn overview figure --session {input} --trials {params.trials} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule dataset_table:
+    input:
+        [session_store(s) for s in OVERVIEW_SESSIONS],
+    output:
+        csv=RESULTS + "/tables/overview/datasets.csv",
+        md=report(RESULTS + "/tables/overview/datasets.md", caption="../report/datasets.rst", category="Data"),
+    log:
+        "results/logs/tables/datasets.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn overview table --sessions {input} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+TARGETS += expand(RESULTS + "/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)
+if OVERVIEW_SESSIONS:
+    TARGETS.append(RESULTS + "/tables/overview/datasets.md")
+
+
+# === ERDiff ===
+
+
+# === Meta-dynamical SSM ===
+
+
+# === DCF ===
+

@@ -1,0 +1,17 @@
+# Simulation stage: a paper's synthetic recording is written as an NWB file in the NLB layout, then converted
+# by the same `convert_session` rule as any real recording.
+
+
+rule simulate_session:
+    output:
+        RESULTS + "/simulated/{session}.nwb",
+    params:
+        generator=lambda w: SOURCES.simulation(w.session)["generator"],
+        params=lambda w: as_arg(SOURCES.simulation(w.session)["params"]),
+        seed=lambda w: SOURCES.seed_for(w.session),
+    log:
+        "results/logs/simulate/{session}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn simulate {params.generator} --params {params.params} --seed {params.seed} --name {wildcards.session} --out {output} 2> {log}"
