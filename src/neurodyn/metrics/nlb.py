@@ -90,7 +90,7 @@ def bits_per_spike(rates: np.ndarray, spikes: np.ndarray, *, where: str = "bits_
     rates: (trial, time, unit) expected counts per bin; spikes: (trial, time, unit) counts, NaN = not observed.
     """
     gain, n_spikes = poisson_log_likelihood_gain(rates, spikes, where=where)
-    return gain / n_spikes / np.log(2)
+    return float(gain / n_spikes / np.log(2))
 
 
 def co_bps(rates: np.ndarray, heldout_spikes: np.ndarray) -> float:
@@ -185,7 +185,7 @@ def vel_r2(
     return float(np.mean(r2s))
 
 
-def _gaussian_smooth(x: np.ndarray, sd_bins: float, axis: int) -> np.ndarray:
+def gaussian_smooth(x: np.ndarray, sd_bins: float, axis: int) -> np.ndarray:
     """Gaussian smoothing along ``axis`` that ignores NaN bins (normalised convolution) and keeps them NaN."""
     if sd_bins <= 0:
         return x.copy()
@@ -214,7 +214,7 @@ def condition_psth(
     if spikes.ndim != 3 or len(labels) != spikes.shape[0]:
         raise InputError("condition_psth", "conditions", "one label per trial of (trial, time, unit) spikes",
                          got=(len(labels), spikes.shape))
-    smooth = _gaussian_smooth(spikes, kernel_sd_bins, axis=1)
+    smooth = gaussian_smooth(spikes, kernel_sd_bins, axis=1)
     order = sorted(set(labels.tolist()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins of a condition stay NaN
