@@ -9,6 +9,9 @@ ENV = "../../envs/neurodyn.yaml"
 RAW_DIR = config["dandi"]["raw_dir"]
 SOURCES = SessionSources(config)
 MIRROR_ARG = f"--mirror {shlex.quote(config['mirror'])}" if config["mirror"] else ""
+# Scorecard fragments (results/scorecard/<paper>.json): each paper's rule file appends the ones it produces;
+# rule `scorecard` (report.smk) joins them with src/neurodyn/report/published/*.yaml.
+SCORECARD_FRAGMENTS = []
 
 
 def as_arg(value):
