@@ -11,12 +11,13 @@ rule overview_figure:
         png="results/figures/overview/{session}.png",
     params:
         trials=config["overview"]["raster_trials"],
+        smooth=config["overview"]["smooth_sd_ms"],
     log:
         "results/logs/figures/overview_{session}.log",
     conda:
         ENV
     shell:
-        "neurodyn overview figure --session {input} --trials {params.trials} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn overview figure --session {input} --trials {params.trials} --smooth-ms {params.smooth} --out {output.pdf} --png {output.png} 2> {log}"
 
 
 rule dataset_table:
