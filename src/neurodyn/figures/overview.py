@@ -315,7 +315,7 @@ def render_overview(ds, *, trials: int, smooth_ms: float = 20.0, n_units: int = 
     return fig
 
 
-def write_figure(fig, pdf: str | os.PathLike, png: str | os.PathLike | None, *, dpi: int = 150) -> None:
+def write_figure(fig, pdf: str | os.PathLike, png: str | os.PathLike | None, *, dpi: int = 200) -> None:
     """Save ``fig`` as PDF (+ PNG) atomically, without timestamps (byte-identical reruns)."""
     import matplotlib.pyplot as plt
 
