@@ -3,8 +3,8 @@
 
 wildcard_constraints:
     dandiset="[0-9]{6}",
-    asset_path="sub-[^/]+/.+\\.nwb",
-    session="[A-Za-z0-9_\\-]+",
+    asset_path="sub-[^/]*/[^ ]*[.]nwb",
+    session="[A-Za-z0-9_-]*",
 
 
 localrules:
@@ -14,11 +14,11 @@ localrules:
 
 rule download_asset:
     output:
-        config["dandi"]["raw_dir"] + "/{dandiset}/{asset_path}",
+        f"{RAW_DIR}/{{dandiset}}/{{asset_path}}",
     params:
         asset=lambda w: as_arg(SOURCES.asset_spec(w.dandiset, w.asset_path)),
         dandi=as_arg(config["dandi"]),
-        mirror="--mirror " + shlex.quote(config["mirror"]) if config["mirror"] else "",
+        mirror=MIRROR_ARG,
     log:
         "results/logs/download/{dandiset}/{asset_path}.log",
     retries: 2
@@ -46,7 +46,7 @@ rule convert_session:
     input:
         lambda w: SOURCES.input_file(w.session),
     output:
-        directory(RESULTS + "/sessions/{session}.zarr"),
+        directory("results/sessions/{session}.zarr"),
     params:
         spec=lambda w: as_arg(SOURCES.convert_spec(w.session)),
     log:
