@@ -130,6 +130,14 @@ def dandi_etag_hasher(size: int):
     return ETagHashlike(size)
 
 
+def etag_parts(size: int) -> tuple[int, int]:
+    """(number of parts, size of every part but the last) of the DANDI etag of a ``size``-byte file."""
+    from dandischema.digests.dandietag import PartGenerator
+
+    parts = PartGenerator.for_file_size(size)
+    return len(parts), parts.initial_part_size
+
+
 def file_digests(path: str | os.PathLike, block: int = 8 * MIB) -> dict[str, Any]:
     """``{"size", "sha256", "etag"}`` of a file, read once."""
     size = os.path.getsize(path)
@@ -230,7 +238,9 @@ def resolve(client, spec: AssetSpec) -> tuple[AssetSpec, str]:
         metadata = asset.get_raw_metadata()
         version = dandiset.version_id
     except NotFoundError as err:
-        raise InputError(spec.label, "path", "an asset that exists in this dandiset version", got=str(err).split(". ")[0]) from err
+        text = str(err).split(". ")[0]
+        field = "dandiset" if "Dandiset" in text and "version" not in text else "version" if "version" in text[:20] else "path"
+        raise InputError(spec.label, field, f"a {field} that exists in the archive", got=text) from err
     digest = metadata.get("digest", {})
     archive = AssetSpec(
         dandiset=spec.dandiset,
