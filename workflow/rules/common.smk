@@ -9,6 +9,7 @@ ENV = "../../envs/neurodyn.yaml"
 RAW_DIR = config["dandi"]["raw_dir"]
 SOURCES = SessionSources(config)
 MIRROR_ARG = f"--mirror {shlex.quote(config['mirror'])}" if config["mirror"] else ""
+OFFLINE_ARG = "--offline" if config["offline"] else ""
 
 
 def as_arg(value):
