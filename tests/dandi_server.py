@@ -231,3 +231,23 @@ class DandiLoopback:
                 return None
 
         return Handler
+
+
+def closed_port_url() -> str:
+    """An API URL on 127.0.0.1 where nothing listens (connection refused at once: an unreachable archive)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/api"
+
+
+def download_argv(spec, api_url: str, out, *extra: str) -> list[str]:
+    """`neurodyn download` arguments for an AssetSpec, with test-sized timeouts and back-off."""
+    import dataclasses
+
+    asset = {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
+    dandi = {"api_url": api_url, "raw_dir": "data/raw", "lock_file": "x.yaml", "timeout_s": 2, "retries": 2,
+             "backoff_s": 0.01, "chunk_bytes": 65536}
+    return ["download", "--asset", json.dumps(asset), "--dandi", json.dumps(dandi), "--out", str(out), *extra]

@@ -10,16 +10,15 @@ import dataclasses
 import io
 import json
 import shutil
-import socket
 
 import pytest
 import yaml
 
 from neurodyn import cli
-from neurodyn.data.download import AssetSpec, DandiSettings, FetchError, VerifyError, fetch
+from neurodyn.data.download import AssetSpec, DandiSettings, VerifyError, fetch
 from neurodyn.data.sources import SessionSources, find_in_mirror
 from neurodyn.errors import InputError
-from tests.dandi_server import DandiLoopback
+from tests.dandi_server import DandiLoopback, download_argv
 
 pytestmark = pytest.mark.shared_data
 
@@ -51,13 +50,6 @@ def _settings(api_url: str, **kw) -> DandiSettings:
 
 def _blob_requests(srv):
     return [r for r in srv.requests if r[0].startswith("/blobs/")]
-
-
-def _closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/api"
 
 
 def test_full_download_is_verified_and_lands_in_the_dandi_layout(server, tmp_path, nwb):
@@ -162,13 +154,6 @@ def test_bad_mirror_copy_offline_is_an_error(server, tmp_path, nwb):
     assert server.requests == []
 
 
-def test_offline_without_a_mirror_copy_names_the_asset_and_url(tmp_path):
-    with pytest.raises(FetchError) as err:
-        fetch(PINNED, tmp_path / "x.nwb", _settings("https://api.dandiarchive.org/api"), offline=True, log=io.StringIO())
-    assert f"{DANDISET}/{VERSION}/{TEST_PATH}" in str(err.value)
-    assert f"https://api.dandiarchive.org/api/assets/{ASSET_ID}/download/" in str(err.value)
-
-
 def test_existing_verified_file_is_not_fetched_again(server, tmp_path, nwb):
     out = tmp_path / DANDISET / TEST_PATH
     out.parent.mkdir(parents=True)
@@ -179,10 +164,7 @@ def test_existing_verified_file_is_not_fetched_again(server, tmp_path, nwb):
 
 # -- the command line -------------------------------------------------------------------------------------------
 def _download_argv(spec: AssetSpec, api_url: str, out, *extra: str) -> list[str]:
-    asset = {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
-    dandi = {"api_url": api_url, "raw_dir": "data/raw", "lock_file": "x.yaml", "timeout_s": 2, "retries": 2,
-             "backoff_s": 0.01, "chunk_bytes": 65536}
-    return ["download", "--asset", json.dumps(asset), "--dandi", json.dumps(dandi), "--out", str(out), *extra]
+    return download_argv(spec, api_url, out, *extra)
 
 
 def test_cli_download(server, tmp_path, nwb):
@@ -191,30 +173,11 @@ def test_cli_download(server, tmp_path, nwb):
     assert out.read_bytes() == nwb.read_bytes()
 
 
-def test_cli_unreachable_api_is_one_line_naming_asset_and_url(tmp_path, capsys):
-    locked = AssetSpec(dandiset="000688", version="draft", path="sub-C/sub-C_ses-CO-20131003_behavior+ecephys.nwb")
-    api = _closed_port_url()
-    out = tmp_path / "000688" / locked.path
-    assert cli.main(_download_argv(locked, api, out)) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert len(errors) == 1, errors
-    assert errors[0].startswith("neurodyn download: error: 000688/draft/sub-C/sub-C_ses-CO-20131003_behavior+ecephys.nwb: ")
-    assert f"{api}/info/" in errors[0] and "Connection refused" in errors[0]
-    assert not out.exists() and not out.with_name(out.name + ".part").exists()
-
-
 def test_cli_asset_missing_from_the_archive_is_an_input_error(server, tmp_path, capsys):
     missing = AssetSpec(dandiset=DANDISET, version=VERSION, path="sub-Jenkins/sub-Jenkins_ses-nope.nwb")
     assert cli.main(_download_argv(missing, server.api_url, tmp_path / "x.nwb")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"neurodyn download: error: {DANDISET}/{VERSION}/sub-Jenkins/sub-Jenkins_ses-nope.nwb: path:")
-
-
-def test_cli_bad_asset_json_is_an_input_error(tmp_path, capsys):
-    argv = ["download", "--asset", "{not json", "--dandi", "{}", "--out", str(tmp_path / "x.nwb")]
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("neurodyn download: error: --asset: expected a JSON object")
 
 
 # -- lock -------------------------------------------------------------------------------------------------------
@@ -254,13 +217,12 @@ def test_lock_pinned_to_a_version_that_does_not_exist_is_an_input_error(server, 
     assert not lock_file.exists()
 
 
-def test_lock_offline_keeps_the_old_lock_file(tmp_path, capsys):
-    lock_file = tmp_path / "dandi.lock.yaml"
-    lock_file.write_text("assets: {}\n")
-    dandi = {"api_url": _closed_port_url(), "timeout_s": 2, "retries": 2, "backoff_s": 0.01, "chunk_bytes": 65536}
-    argv = ["lock", "--unpinned", json.dumps({"000070": {"version": None, "assets": ["sub-Jenkins/x.nwb"]}}),
-            "--dandi", json.dumps(dandi), "--out", str(lock_file)]
-    assert cli.main(argv) == 1
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert len(errors) == 1 and dandi["api_url"] in errors[0]
-    assert lock_file.read_text() == "assets: {}\n"
+def test_loopback_server_paginates_like_the_archive_for_the_official_client(server):
+    from neurodyn.data.download import open_client
+
+    client = open_client(_settings(server.api_url), "test")
+    dandiset = client.get_dandiset(DANDISET)  # no version: the most recent published one
+    assert dandiset.version_id == VERSION
+    assert [a.path for a in dandiset.get_assets_with_path_prefix("sub-Jenkins/")] == [TEST_PATH, TRAIN_PATH]
+    assert any(p.endswith("/assets/") for p, _ in server.requests)
+    assert dandiset.get_asset_by_path(TRAIN_PATH).get_raw_digest() == "142f6daa30d6c20d7e8e1976b65d45a8-1"

@@ -344,8 +344,8 @@ def fetch(spec: AssetSpec, out: str | os.PathLike, settings: DandiSettings, *, m
     if offline:
         where = f"the mirror {mirror}" if mirror else "any mirror (config: mirror is null)"
         if not spec.pinned:
-            raise FetchError(f"{spec.label}: offline and the asset is not pinned (no sha256), so a mirror copy cannot "
-                             f"be verified; run `neurodyn lock` online first; it is not in {where}")
+            raise FetchError(f"{spec.label}: offline and not locked (no sha256 to verify a copy against); "
+                             f"run `neurodyn lock` online first, or go online to fetch it from {settings.api_url}")
         raise FetchError(f"{spec.label}: offline (config: offline: true) and it is not in {where}; "
                          f"online it would come from {settings.api_url.rstrip('/')}/assets/{spec.asset_id}/download/")
 
