@@ -12,7 +12,8 @@ It serves, from ``dandi-metadata/<id>/assets.json`` (the archive's own asset met
   bytes with ``Range: bytes=N-`` support (206 + Content-Range).
 
 Faults for tests: ``drop_after`` (bytes) makes the next blob response stop after that many bytes and close the
-connection (once); ``corrupt_at`` flips one byte of every blob response at that offset. ``requests`` counts what
+connection (once); ``corrupt_at`` flips one byte of every blob response at that offset; ``busy_blobs`` answers
+that many blob requests with 503 first. ``requests`` counts what
 was asked (path + Range). Bound to 127.0.0.1 on a free port, in a daemon thread; ``stop()`` (or leaving the
 ``with`` block) shuts it down, and ``max_s`` stops it anyway, so a stuck test never leaves it running.
 """
@@ -44,6 +45,7 @@ class DandiLoopback:
         self.published = dict(published or {})
         self.drop_after: int | None = None
         self.corrupt_at: int | None = None
+        self.busy_blobs = 0  # answer this many blob requests with 503 first
         self.requests: list[tuple[str, str | None]] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -196,6 +198,10 @@ class DandiLoopback:
                 found = next(((d, a) for d, assets in server.assets.items() for a in assets if a["blob"] == blob), None)
                 if not found or found[1]["asset_id"] not in server.files:
                     return self._not_found()
+                with server._lock:
+                    busy, server.busy_blobs = server.busy_blobs > 0, max(0, server.busy_blobs - 1)
+                if busy:
+                    return self._json({"detail": "Slow down."}, 503)
                 data = bytearray(server.files[found[1]["asset_id"]].read_bytes())
                 if server.corrupt_at is not None and server.corrupt_at < len(data):
                     data[server.corrupt_at] ^= 0xFF

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from neurodyn import cli
-from neurodyn.data.download import AssetSpec, DandiSettings, VerifyError, fetch
+from neurodyn.data.download import AssetSpec, DandiSettings, FetchError, VerifyError, fetch
 from neurodyn.data.sources import SessionSources, find_in_mirror
 from neurodyn.errors import InputError
 from tests.dandi_server import DandiLoopback, download_argv
@@ -76,6 +76,25 @@ def test_interrupted_transfer_resumes_with_range(server, tmp_path, nwb):
     resumed_at = int(ranges[1].removeprefix("bytes=").rstrip("-"))
     assert 0 < resumed_at <= 300_000 and resumed_at % 65_536 == 0  # whole chunks written before the drop
     assert "resuming" in log.getvalue()
+
+
+def test_busy_archive_is_retried_with_back_off(server, tmp_path, nwb):
+    server.busy_blobs = 2
+    out = tmp_path / DANDISET / TEST_PATH
+    log = io.StringIO()
+    fetch(PINNED, out, _settings(server.api_url), log=log)
+    assert out.read_bytes() == nwb.read_bytes()
+    assert len(_blob_requests(server)) == 3 and log.getvalue().count("HTTP 503") == 2
+
+
+def test_busy_archive_beyond_the_retries_is_one_line(server, tmp_path):
+    server.busy_blobs = 5
+    out = tmp_path / DANDISET / TEST_PATH
+    with pytest.raises(FetchError) as err:
+        fetch(PINNED, out, _settings(server.api_url, retries=2), log=io.StringIO())
+    line = str(err.value)
+    assert "\n" not in line and line.startswith(f"{DANDISET}/{VERSION}/{TEST_PATH}: download from {server.api_url}/assets/")
+    assert "HTTP 503" in line and not out.exists()
 
 
 def test_part_file_from_an_earlier_run_is_resumed(server, tmp_path, nwb):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import logging
 import os
 import shutil
 import sys
@@ -217,11 +218,33 @@ def open_client(settings: DandiSettings, what: str, *, log=None):
             raise FetchError(f"{what}: {info_url} answered HTTP {response.status_code}; is dandi.api_url a DANDI API?")
 
     _with_retries(settings, probe, lambda why: f"{what}: cannot reach the DANDI API at {info_url} ({why})", log=log)
+    _route_client_log(log or sys.stderr)
     from dandi.dandiapi import DandiAPIClient
 
     client = DandiAPIClient(api_url=api)
     client.session.request = functools.partial(client.session.request, timeout=settings.timeout_s)
     return client
+
+
+class _ClientNotes(logging.Handler):
+    """The client's warnings ("Will retry: ...") as indented notes in our log; its errors are dropped because the
+    failure is reported once, by us, in one line (Python would otherwise print them bare on stderr)."""
+
+    def __init__(self, stream):
+        super().__init__(logging.WARNING)
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno == logging.WARNING:
+            print(f"  dandi client: {record.getMessage()[:200]}", file=self.stream)
+
+
+def _route_client_log(stream) -> None:
+    logger = logging.getLogger("dandi")
+    for handler in [h for h in logger.handlers if isinstance(h, _ClientNotes)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_ClientNotes(stream))
+    logger.propagate = False
 
 
 def resolve(client, spec: AssetSpec) -> tuple[AssetSpec, str]:
@@ -230,6 +253,7 @@ def resolve(client, spec: AssetSpec) -> tuple[AssetSpec, str]:
     A pinned spec must agree with the archive (InputError otherwise: the pin in config or the lock file is
     wrong); an unpinned spec takes version, asset_id, size and digests from the archive's metadata.
     """
+    import requests
     from dandi.exceptions import NotFoundError
 
     try:
@@ -241,6 +265,10 @@ def resolve(client, spec: AssetSpec) -> tuple[AssetSpec, str]:
         text = str(err).split(". ")[0]
         field = "dandiset" if "Dandiset" in text and "version" not in text else "version" if "version" in text[:20] else "path"
         raise InputError(spec.label, field, f"a {field} that exists in the archive", got=text) from err
+    except requests.HTTPError as err:  # the client already retried 5xx answers for about a minute
+        status = err.response.status_code if err.response is not None else "?"
+        url = err.response.url if err.response is not None else client.api_url
+        raise FetchError(f"{spec.label}: the archive answered HTTP {status} for {url}") from err
     digest = metadata.get("digest", {})
     archive = AssetSpec(
         dandiset=spec.dandiset,
