@@ -328,6 +328,7 @@ def _transfer(url: str, part: Path, spec: AssetSpec, settings: DandiSettings, *,
 
     try:
         _with_retries(settings, attempt, lambda why: f"{spec.label}: download from {url} failed ({why})", log=log)
+        progress.update(total_mib)  # the closing line, also for files under 1 MiB
     finally:
         progress.close()
 
