@@ -9,6 +9,7 @@ ENV = "../../envs/neurodyn.yaml"
 RAW_DIR = config["dandi"]["raw_dir"]
 SOURCES = SessionSources(config)
 MIRROR_ARG = f"--mirror {shlex.quote(config['mirror'])}" if config["mirror"] else ""
+OFFLINE_ARG = "--offline" if config["offline"] else ""
 # Scorecard fragments (results/scorecard/<paper>.json): each paper's rule file appends the ones it produces;
 # rule `scorecard` (report.smk) joins them with src/neurodyn/report/published/*.yaml.
 SCORECARD_FRAGMENTS = []

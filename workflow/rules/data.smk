@@ -19,15 +19,18 @@ rule download_asset:
         asset=lambda w: as_arg(SOURCES.asset_spec(w.dandiset, w.asset_path)),
         dandi=as_arg(config["dandi"]),
         mirror=MIRROR_ARG,
+        offline=OFFLINE_ARG,
     log:
         "results/logs/download/{dandiset}/{asset_path}.log",
-    retries: 2
+    retries: 1   # one fresh try after a failed verification; network hiccups are retried inside (dandi.retries)
     conda:
         ENV
     shell:
-        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} --out {output} 2> {log}"
+        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} {params.offline} --out {output} 2> {log}"
 
 
+# Not part of `rule all`: run it on purpose, online, once (`snakemake --cores 1 config/dandi.lock.yaml`), and
+# commit the lock file. Without it, locked sessions still download, verified against the archive's metadata.
 rule lock_dandisets:
     output:
         config["dandi"]["lock_file"],
