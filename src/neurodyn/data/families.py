@@ -23,7 +23,7 @@ def family_members(name: str, family: Mapping[str, Any]) -> dict[str, dict[str, 
     width = max(2, len(str(n - 1)))
     out = {}
     for i in range(n):
-        params = {**family.get("params", {}), **{k: v[i] for k, v in vary.items()}}
+        params = {"bin_ms": family["bin_ms"], **family.get("params", {}), **{k: v[i] for k, v in vary.items()}}
         n_bins = params.get("n_bins")
         entry: dict[str, Any] = {
             "source": {"simulate": {"generator": family["generator"], "params": params}},
