@@ -67,7 +67,8 @@ def _vector_field(ax, model, e, latents: np.ndarray | None, title: str, n: int =
     import torch
 
     if latents is not None and len(latents):
-        lo, hi = latents.min(0)[:2], latents.max(0)[:2]
+        flat = latents.reshape(-1, latents.shape[-1])
+        lo, hi = flat.min(0)[:2], flat.max(0)[:2]
         pad = 0.15 * (hi - lo)
         lo, hi = lo - pad, hi + pad
     else:
