@@ -158,7 +158,7 @@ def test_family_sessions_are_configured_sessions():
     from neurodyn import config as ndc
     from neurodyn.data.sources import SessionSources
 
-    from conftest import REPO
+    from tests.conftest import REPO
 
     cfg = ndc.load(REPO / "config.yaml", REPO / "config" / "demo.yaml")
     src = SessionSources(cfg)
@@ -200,7 +200,7 @@ def test_config_rejects_unknown_metadyn_key():
     from neurodyn import config as ndc
     from neurodyn.errors import InputError
 
-    from conftest import REPO
+    from tests.conftest import REPO
 
     cfg = ndc.load(REPO / "config.yaml")
     cfg["metadyn"]["model"]["rnak"] = 2

@@ -42,7 +42,7 @@ rule metadyn_scorecard:
     input:
         md_inputs("scorecard"),
     output:
-        RESULTS + "/scorecard/metadyn.json",
+        "results/scorecard/metadyn.json",
     params:
         manifest=as_arg(md_manifest("scorecard")),
     log:
@@ -54,9 +54,9 @@ rule metadyn_scorecard:
 
 
 if MD_BUILD["fig3"] and MD_BUILD["fewshot"]:
-    TARGETS.append(RESULTS + "/scorecard/metadyn.json")
+    TARGETS.append("results/scorecard/metadyn.json")
     if "SCORECARD_FRAGMENTS" in globals():
-        SCORECARD_FRAGMENTS.append(RESULTS + "/scorecard/metadyn.json")
+        SCORECARD_FRAGMENTS.append("results/scorecard/metadyn.json")
 
 
 # === DCF ===

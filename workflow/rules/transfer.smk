@@ -7,16 +7,12 @@
 # Few-shot transfer to the held-out recordings: one job per (experiment, variant, seed) covers every target and k.
 
 
-def md_transfer_params(exp, variant):
-    return {**md_train_params(exp, variant), "fewshot": MD_EXP[exp]["fewshot"]}
-
-
 rule metadyn_transfer:
     input:
         targets=lambda w: [session_store(s) for s in MD_EXP[w.md_exp]["targets"]],
         pretrained=lambda w: [] if w.md_variant == "single" else [md_run("train", w.md_exp, w.md_variant, w.md_seed)],
     output:
-        directory(RESULTS + "/runs/metadyn/transfer/{md_exp}/{md_variant}/seed{md_seed}"),
+        directory("results/runs/metadyn/transfer/{md_exp}/{md_variant}/seed{md_seed}"),
     params:
         p=lambda w: as_arg(md_transfer_params(w.md_exp, w.md_variant)),
         pretrained=lambda w, input: f"--pretrained {input.pretrained[0]}" if input.pretrained else "",
