@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -537,5 +538,5 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     out = convert(args.input, args.spec, args.out)
-    print(f"neurodyn convert: wrote {out} in {time.perf_counter() - t0:.2f} s")
+    print(f"neurodyn convert: wrote {out} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0
