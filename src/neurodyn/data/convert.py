@@ -205,21 +205,27 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         first = binning.first_bin(align_us, win.start_ms, win.bin_ms)  # (T,) in bins
         _check_windows(path, trial_ids, first, win, cols)
 
-        # -- spikes, one unit at a time ---------------------------------------------------------------------
+        # -- spikes, one unit at a time (units in groups, so the (trial, time, unit) writes are not 1-wide) -------
         n_total = win.n_bins + win.n_forward
         spikes = np.empty((n, win.n_bins, nwb.n_units), np.float32)
         forward = np.empty((n, win.n_forward, nwb.n_units), np.float32) if win.n_forward else None
-        prev_iv, lo, hi = None, None, None
-        for u in range(nwb.n_units):
-            iv = nwb.obs_intervals(u)
-            if prev_iv is None or not np.array_equal(iv, prev_iv):
-                lo, hi = binning.interval_ms_bounds(iv)
-                prev_iv = iv
-            counts, mask = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi)
-            values = np.where(mask, counts, np.nan).astype(np.float32)
-            spikes[:, :, u] = values[:, : win.n_bins]
+        prev_iv, lo, hi, unobserved = None, None, None, None
+        group = 16
+        for g0 in range(0, nwb.n_units, group):
+            units = range(g0, min(g0 + group, nwb.n_units))
+            block = np.empty((len(units), n, n_total), np.float32)
+            for j, u in enumerate(units):
+                iv = nwb.obs_intervals(u)
+                if prev_iv is None or not np.array_equal(iv, prev_iv):  # NLB units share their intervals
+                    lo, hi = binning.interval_ms_bounds(iv)
+                    unobserved = ~binning.bins_observed(first, n_total, win.bin_ms, lo, hi)
+                    prev_iv = iv
+                block[j] = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi)
+                block[j][unobserved] = np.nan
+            spikes[:, :, units.start : units.stop] = block[:, :, : win.n_bins].transpose(1, 2, 0)
             if forward is not None:
-                forward[:, :, u] = values[:, win.n_bins :]
+                forward[:, :, units.start : units.stop] = block[:, :, win.n_bins :].transpose(1, 2, 0)
+            del block
 
         # -- behaviour ----------------------------------------------------------------------------------------
         behaviour, notes = {}, {}
@@ -245,14 +251,16 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         # -- simulated ground truth ---------------------------------------------------------------------------
         latents = observations = None
         extra_coords: dict[str, Any] = {}
-        if OBSERVATIONS in nwb.h5:
-            info = nwb.series(OBSERVATIONS)
-            observations = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache, path=path)
-            extra_coords["channel"] = info.columns
-        if LATENTS in nwb.h5:
-            info = nwb.series(LATENTS)
-            latents = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache, path=path)
-            extra_coords["latent"] = info.columns
+        for where, dim in ((OBSERVATIONS, "channel"), (LATENTS, "latent")):
+            if where not in nwb.h5:
+                continue
+            info = nwb.series(where)
+            try:
+                values = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache)
+            except _OffGrid as off:
+                raise InputError(path, where, str(off)) from None
+            extra_coords[dim] = info.columns
+            observations, latents = (values, latents) if dim == "channel" else (observations, values)
         simulation = _simulation_notes(nwb.notes(), path) if spec["kind"] == "simulate" else None
         heldout, unit_ids = nwb.heldout, nwb.unit_ids
 
@@ -307,43 +315,65 @@ class _OffGrid(Exception):
     pass
 
 
-def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache, path=None) -> np.ndarray:
+def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache) -> np.ndarray:
     """One TimeSeries at each window's bin edges; raises _OffGrid when its samples do not fit the bin grid."""
     if info.rate_hz is not None:
         period = 1000.0 / info.rate_hz
-        start_grid = info.starting_time_s * 1000.0 / period
+        start = info.starting_time_s * 1000.0 / period
+        if abs(start - round(start)) > 1e-3:
+            raise _OffGrid(f"a starting_time on the {1000.0 / info.rate_hz:g} ms sample grid from t = 0")
+        grid = ("regular", int(round(start)))
     else:
-        key = nwb.h5[f"{info.path}/timestamps"].id
+        key = nwb.h5[f"{info.path}/timestamps"].id  # series often share (link) one timestamps dataset
         if key not in ts_cache:
-            ts_cache[key] = nwb.timestamps(info) * 1000.0  # ms
-        ts_ms = ts_cache[key]
-        if ts_ms.size < 2:
-            raise _OffGrid("at least 2 timestamps")
-        period = float(np.median(np.diff(ts_ms[: 10001])))
-        start_grid = None
+            ts_cache[key] = _timestamp_grid(nwb, info)
+        period, grid = ts_cache[key]
     q = bin_ms / period if period > 0 else np.nan
     if not np.isfinite(q) or abs(q - round(q)) > 1e-6 or round(q) < 1:
-        err = _OffGrid(f"samples every {period:g} ms, a whole fraction of the {bin_ms} ms bin")
-        if path is not None:
-            raise InputError(path, info.path, str(err))
-        raise err
+        raise _OffGrid(f"samples every {period:g} ms, a whole fraction of the {bin_ms} ms bin")
     q = int(round(q))
-    first_grid = first * q
     read = lambda i0, i1: nwb.series_data(info, i0, i1)  # noqa: E731
-    if start_grid is not None:
-        if abs(start_grid - round(start_grid)) > 1e-3:
-            raise _OffGrid(f"a starting_time on the {period:g} ms sample grid from t = 0")
-        return binning.resample_windows(None, read, info.n_samples, info.n_channels, first_grid, n_bins, q,
-                                        decimate=decimate, regular_start=int(round(start_grid)))
-    grid_key = (key, period)
-    if grid_key not in ts_cache:
-        g = ts_ms / period
+    if grid[0] == "regular":
+        return binning.resample_windows(None, read, info.n_samples, info.n_channels, first * q, n_bins, q,
+                                        decimate=decimate, regular_start=grid[1])
+    return binning.resample_windows(lambda: grid[1], read, info.n_samples, info.n_channels, first * q, n_bins, q, decimate=decimate)
+
+
+def _timestamp_grid(nwb, info, chunk: int = 1 << 20) -> tuple[float, tuple]:
+    """(period ms, grid) of a series with explicit timestamps, read in chunks.
+
+    grid is ("regular", index of sample 0) when sample i sits at grid index start + i (the usual 1 kHz NLB
+    behaviour: nothing is kept in memory), else ("indexed", int64 grid index per sample).
+    """
+    ds = nwb._dataset(f"{info.path}/timestamps", info.path, "timestamps")
+    n = ds.shape[0]
+    if n < 2:
+        raise _OffGrid("at least 2 timestamps")
+    head = np.asarray(ds[: min(n, 10001)], np.float64) * 1000.0
+    period = float(np.median(np.diff(head)))
+    if not period > 0:
+        raise _OffGrid("increasing timestamps")
+    start = int(round(head[0] / period))
+    regular, parts = True, []
+    for a in range(0, n, chunk):
+        g = np.asarray(ds[a : a + chunk], np.float64) * 1000.0 / period
         gi = np.round(g).astype(np.int64)
-        if np.max(np.abs(g - gi)) > 1e-3 or np.any(np.diff(gi) <= 0):
-            raise _OffGrid(f"increasing timestamps on a regular {period:g} ms grid from t = 0 (nlb_tools drops such series)")
-        ts_cache[grid_key] = gi
-    gi = ts_cache[grid_key]
-    return binning.resample_windows(lambda: gi, read, info.n_samples, info.n_channels, first_grid, n_bins, q, decimate=decimate)
+        if np.max(np.abs(g - gi)) > 1e-3:
+            raise _OffGrid(f"timestamps on a regular {period:g} ms grid from t = 0 (nlb_tools drops such series)")
+        if regular and not np.array_equal(gi, start + a + np.arange(len(gi))):
+            regular = False
+        parts.append(gi)
+        if regular:
+            parts = []
+    if regular:
+        return period, ("regular", start)
+    parts = []  # re-read: the regular prefix was not kept
+    for a in range(0, n, chunk):
+        parts.append(np.round(np.asarray(ds[a : a + chunk], np.float64) * 1000.0 / period).astype(np.int64))
+    gi = np.concatenate(parts)
+    if np.any(np.diff(gi) <= 0):
+        raise _OffGrid("increasing timestamps")
+    return period, ("indexed", gi)
 
 
 def _simulation_notes(text: str, path: Path) -> dict[str, Any]:
