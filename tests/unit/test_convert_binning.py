@@ -117,3 +117,14 @@ def test_counts_equal_dense_reference(bin_ms, monkeypatch):
         ref = dense[f * bin_ms : (f + n_bins) * bin_ms].reshape(n_bins, bin_ms).sum(1)
         assert counts[t].tolist() == ref.tolist()
         assert mask[t].tolist() == obs[f * bin_ms : (f + n_bins) * bin_ms : bin_ms].tolist()
+
+
+def test_continuous_segments_with_float_noise_tile_the_recording():
+    """MC_RTT-style: 600 ms segments whose start times carry float noise (accumulated sums) still map to
+    consecutive, non-overlapping 5 ms windows (event times are rounded to whole microseconds first)."""
+    starts = np.cumsum(np.full(200, 0.6)) - 0.6  # 0, 0.6, 1.2, 1.7999999999999998, ...
+    assert not np.allclose(starts * 1000 % 1, 0, atol=0)  # the noise is really there
+    first = binning.first_bin(binning.seconds_to_us(starts), 0, 5)
+    assert first.tolist() == (np.arange(200) * 120).tolist()
+    first20 = binning.first_bin(binning.seconds_to_us(starts + 1e-10), 0, 20)
+    assert first20.tolist() == (np.arange(200) * 30).tolist()
