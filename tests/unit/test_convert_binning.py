@@ -128,3 +128,16 @@ def test_continuous_segments_with_float_noise_tile_the_recording():
     assert first.tolist() == (np.arange(200) * 120).tolist()
     first20 = binning.first_bin(binning.seconds_to_us(starts + 1e-10), 0, 20)
     assert first20.tolist() == (np.arange(200) * 30).tolist()
+
+
+def test_compact_counts_widen_and_keep_nan():
+    from neurodyn.data.convert import CompactCounts
+
+    c = CompactCounts((2, 3, 2))
+    c.put(slice(0, 1), np.array([[[0, 1, np.nan], [254, 2, 3]]], np.float32))
+    assert c.codes.dtype == np.uint8
+    c.put(slice(1, 2), np.array([[[300, 0, 0], [np.nan, 70000, 1]]], np.float32))  # 300 -> uint16 -> uint32
+    assert c.codes.dtype == np.uint32
+    got = c.floats(slice(0, 2), slice(0, 3))
+    np.testing.assert_array_equal(got[:, :, 0], [[0, 1, np.nan], [254, 2, 3]])
+    np.testing.assert_array_equal(got[:, :, 1], [[300, 0, 0], [np.nan, 70000, 1]])

@@ -207,8 +207,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
 
         # -- spikes, one unit at a time (units in groups, so the (trial, time, unit) writes are not 1-wide) -------
         n_total = win.n_bins + win.n_forward
-        spikes = np.empty((n, win.n_bins, nwb.n_units), np.float32)
-        forward = np.empty((n, win.n_forward, nwb.n_units), np.float32) if win.n_forward else None
+        counts = CompactCounts((n, n_total, nwb.n_units))
         prev_iv, lo, hi, unobserved = None, None, None, None
         group = 16
         for g0 in range(0, nwb.n_units, group):
@@ -222,9 +221,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
                     prev_iv = iv
                 block[j] = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi)
                 block[j][unobserved] = np.nan
-            spikes[:, :, units.start : units.stop] = block[:, :, : win.n_bins].transpose(1, 2, 0)
-            if forward is not None:
-                forward[:, :, units.start : units.stop] = block[:, :, win.n_bins :].transpose(1, 2, 0)
+            counts.put(slice(units.start, units.stop), block)
             del block
 
         # -- behaviour ----------------------------------------------------------------------------------------
@@ -286,14 +283,68 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         "input_format": "nwb",
         **notes,
     }
+    # spikes are written block-wise from the compact counts (see CompactCounts); the Dataset holds placeholders
+    n_units = len(unit_ids)
     ds = make_session(
-        name=spec["name"], spikes=spikes, bin_ms=win.bin_ms, time_ms=win.start_ms + win.bin_ms * np.arange(win.n_bins),
-        align_event=win.align_event, source=source, trial_ids=trial_ids, unit_ids=unit_ids, heldout=heldout,
-        split=split, condition=condition, behaviour=behaviour, spikes_forward=forward, latents=latents,
-        observations=observations, attrs=attrs,
+        name=spec["name"], spikes=np.broadcast_to(np.float32(np.nan), (n, win.n_bins, n_units)), bin_ms=win.bin_ms,
+        time_ms=win.start_ms + win.bin_ms * np.arange(win.n_bins), align_event=win.align_event, source=source,
+        trial_ids=trial_ids, unit_ids=unit_ids, heldout=heldout, split=split, condition=condition, behaviour=behaviour,
+        spikes_forward=np.broadcast_to(np.float32(np.nan), (n, win.n_forward, n_units)) if win.n_forward else None,
+        latents=latents, observations=observations, attrs=attrs,
     )
     ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords)
-    return ds
+    return ds, counts.filler(win.n_bins, win.n_forward)
+
+
+class CompactCounts:
+    """Spike counts (trial, bin, unit) held in the narrowest unsigned type that fits, its maximum coding NaN.
+
+    The store holds float32 counts with NaN (the contract); in memory a uint8 count is a quarter of that, which
+    is what keeps the conversion of a 690 MB file within a few hundred MB. The type widens (uint16, uint32) only
+    if a bin ever holds 255 spikes or more.
+    """
+
+    def __init__(self, shape: tuple[int, int, int]):
+        self.codes = np.zeros(shape, np.uint8)
+
+    @property
+    def nan_code(self) -> int:
+        return int(np.iinfo(self.codes.dtype).max)
+
+    def put(self, units: slice, block: np.ndarray) -> None:
+        """block: (n_units, trial, bin) float32 counts with NaN."""
+        top = np.nanmax(block) if np.isfinite(block).any() else 0
+        while top >= self.nan_code:
+            wider = {np.uint8: np.uint16, np.uint16: np.uint32}[self.codes.dtype.type]
+            old_nan = self.codes == self.nan_code
+            self.codes = self.codes.astype(wider)
+            self.codes[old_nan] = self.nan_code
+        missing = np.isnan(block)
+        code = np.where(missing, 0, block).astype(self.codes.dtype)
+        code[missing] = self.nan_code  # set in the integer type: float32 cannot hold 2**32 - 1
+        self.codes[:, :, units] = code.transpose(1, 2, 0)
+
+    def floats(self, rows: slice, bins: slice) -> np.ndarray:
+        codes = self.codes[rows, bins]
+        out = codes.astype(np.float32)
+        out[codes == self.nan_code] = np.nan
+        return out
+
+    def filler(self, n_bins: int, n_forward: int):
+        """``store.write_session(fill=...)``: write spikes / spikes_forward a chunk of trials at a time."""
+
+        def fill(tmp: Path, chunks: Mapping[str, tuple[int, ...]]) -> None:
+            import zarr
+
+            for var, bins in (("spikes", slice(0, n_bins)), ("spikes_forward", slice(n_bins, n_bins + n_forward))):
+                if var not in chunks:
+                    continue
+                target = zarr.open_array(str(tmp / var), mode="r+")
+                step = chunks[var][0] * 8  # 8 chunks (~32 MB of float32) per write
+                for a in range(0, self.codes.shape[0], step):
+                    target[a : a + step] = self.floats(slice(a, a + step), bins)
+
+        return fill
 
 
 def _check_windows(path: Path, trial_ids: np.ndarray, first: np.ndarray, win: Window, cols: Mapping[str, np.ndarray]) -> None:
@@ -547,17 +598,18 @@ def convert(inputs: list[str | Path], spec: Mapping[str, Any] | str, out: str | 
     for p in paths:
         if not p.exists():
             raise InputError(p, "", f"an input file ({spec['format']}; no such file)")
+    fill = None
     if spec["format"] == "nwb":
         if len(paths) != 1:
             raise InputError("--input", "", "exactly one NWB file", got=[str(p) for p in paths])
-        ds = convert_nwb(paths[0], spec)
+        ds, fill = convert_nwb(paths[0], spec)
     elif spec["format"] == "erdiff_npz":
         if len(paths) != 1:
             raise InputError("--input", "", "exactly one npz file", got=[str(p) for p in paths])
         ds = convert_erdiff_npz(paths[0], spec)
     else:
         ds = convert_nlb_1ms_npz(paths, spec)
-    return write_session(ds, out)
+    return write_session(ds, out, fill=fill)
 
 
 def main(argv: list[str]) -> int:
