@@ -75,11 +75,20 @@ def observed(ms_index: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return (j >= 0) & (ms_index < hi_max[np.maximum(j, 0)])
 
 
-def count_spikes(spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def window_offsets(first: np.ndarray, n_bins: int) -> np.ndarray:
+    """(T, n_bins) bin index of every window bin relative to the earliest window (shared by all units)."""
+    return (first - first.min())[:, None] + np.arange(n_bins)[None, :]
+
+
+def count_spikes(
+    spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray,
+    offsets: np.ndarray | None = None,
+) -> np.ndarray:
     """Counts of one unit in every window at once.
 
     spike_times_s: (S,) seconds; first: (T,) first bin index per window; n_bins: bins per window; lo, hi: the
     unit's observed 1 ms bins (spikes in unobserved milliseconds are dropped, as nlb_tools' NaN-then-sum does).
+    offsets: ``window_offsets(first, n_bins)``, computed once for all units.
     Returns (T, n_bins) int64. One bincount over the span of all windows, then a gather (windows may overlap);
     for a span too long to hold as a histogram, a searchsorted of the sorted bins against all window edges.
     """
@@ -87,8 +96,8 @@ def count_spikes(spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_
     ms = ms[observed(ms, lo, hi)]
     bins = ms // int(bin_ms)
     g0, g1 = int(first.min()), int(first.max()) + n_bins
-    offsets = (first - g0)[:, None] + np.arange(n_bins)[None, :]
     if g1 - g0 <= HISTOGRAM_MAX_BINS:
+        offsets = window_offsets(first, n_bins) if offsets is None else offsets
         bins = bins[(bins >= g0) & (bins < g1)] - g0
         return np.bincount(bins, minlength=g1 - g0)[offsets]
     bins = np.sort(bins)

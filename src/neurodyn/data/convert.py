@@ -208,20 +208,25 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         # -- spikes, one unit at a time (units in groups, so the (trial, time, unit) writes are not 1-wide) -------
         n_total = win.n_bins + win.n_forward
         counts = CompactCounts((n, n_total, nwb.n_units))
+        offsets = binning.window_offsets(first, n_total)
         prev_iv, lo, hi, unobserved = None, None, None, None
         group = 16
         for g0 in range(0, nwb.n_units, group):
             units = range(g0, min(g0 + group, nwb.n_units))
-            block = np.empty((len(units), n, n_total), np.float32)
+            block = np.empty((len(units), n, n_total), counts.codes.dtype)
             for j, u in enumerate(units):
                 iv = nwb.obs_intervals(u)
                 if prev_iv is None or not np.array_equal(iv, prev_iv):  # NLB units share their intervals
                     lo, hi = binning.interval_ms_bounds(iv)
                     unobserved = ~binning.bins_observed(first, n_total, win.bin_ms, lo, hi)
                     prev_iv = iv
-                block[j] = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi)
-                block[j][unobserved] = np.nan
-            counts.put(slice(units.start, units.stop), block)
+                c = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi, offsets=offsets)
+                if c.size and c.max() >= counts.nan_code:
+                    counts.widen(int(c.max()))
+                    block = block.astype(counts.codes.dtype)
+                block[j] = c
+                block[j][unobserved] = counts.nan_code
+            counts.codes[:, :, units.start : units.stop] = block.transpose(1, 2, 0)
             del block
 
         # -- behaviour ----------------------------------------------------------------------------------------
@@ -311,15 +316,19 @@ class CompactCounts:
     def nan_code(self) -> int:
         return int(np.iinfo(self.codes.dtype).max)
 
-    def put(self, units: slice, block: np.ndarray) -> None:
-        """block: (n_units, trial, bin) float32 counts with NaN."""
-        top = np.nanmax(block) if np.isfinite(block).any() else 0
+    def widen(self, top: int) -> None:
+        """Switch to a wider type until ``top`` fits below the NaN code (which moves to the new maximum)."""
         while top >= self.nan_code:
-            wider = {np.uint8: np.uint16, np.uint16: np.uint32}[self.codes.dtype.type]
+            wider = {np.uint8: np.uint16, np.uint16: np.uint32, np.uint32: np.uint64}[self.codes.dtype.type]
             old_nan = self.codes == self.nan_code
             self.codes = self.codes.astype(wider)
             self.codes[old_nan] = self.nan_code
+
+    def put(self, units: slice, block: np.ndarray) -> None:
+        """block: (n_units, trial, bin) float counts with NaN."""
         missing = np.isnan(block)
+        if (~missing).any():
+            self.widen(int(block[~missing].max()))
         code = np.where(missing, 0, block).astype(self.codes.dtype)
         code[missing] = self.nan_code  # set in the integer type: float32 cannot hold 2**32 - 1
         self.codes[:, :, units] = code.transpose(1, 2, 0)

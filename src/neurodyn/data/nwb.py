@@ -54,6 +54,7 @@ class NWBReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._obs_all: np.ndarray | None = None
         if not self.path.exists():
             raise InputError(self.path, "", "an NWB file (no such file)")
         try:
@@ -142,9 +143,10 @@ class NWBReader:
         return self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
 
     def obs_intervals(self, i: int) -> np.ndarray:
-        """(n_intervals, 2) [start, stop] seconds of unit ``i``."""
-        a, b = self._obs_index[i], self._obs_index[i + 1]
-        return self.read("units/obs_intervals", "units/obs_intervals", "intervals", np.s_[a:b]).astype(np.float64)
+        """(n_intervals, 2) [start, stop] seconds of unit ``i`` (the column is read once: a few MB at most)."""
+        if self._obs_all is None:
+            self._obs_all = self.read("units/obs_intervals", "units/obs_intervals", "intervals").astype(np.float64)
+        return self._obs_all[self._obs_index[i] : self._obs_index[i + 1]]
 
     # -- trials --------------------------------------------------------------------------------------------
     def trials(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
