@@ -11,6 +11,10 @@ Layout (``xarray.open_zarr``-readable; DESIGN.md contract 1):
 - optional ``observations`` (trial, time, channel): continuous observations (video frames, Bernoulli data).
 - coords ``trial`` (trial ids), ``time`` (ms of each bin's left edge, relative to the alignment event),
   ``unit`` (unit ids), ``heldout`` (unit) bool, ``split`` (trial) str, ``condition`` (trial) str.
+- written by ``neurodyn convert`` (see ``neurodyn.data.convert``): ``<behaviour>_lagged`` (the NLB decoding
+  target: the benchmark's behaviour field over the window shifted by ``attrs.behaviour_lag_ms``), coord
+  ``window_start_s`` (trial: session-clock time of the first bin edge), coords ``latent`` / ``channel`` for
+  simulations, attrs ``nlb`` (the window definition), ``condition_fields``, ``dropped_trials`` and notes.
 - attrs: ``bin_ms``, ``align_event``, ``window_ms`` [start, stop], ``source`` (dict: dandiset, version, asset path,
   sha256 — or simulator and parameters), ``converter_version``, ``name``.
 """
