@@ -45,4 +45,51 @@ if OVERVIEW_SESSIONS:
 
 
 # === DCF ===
+# DCF figures: the ball (frames, simulated latent loops, rMAE, comparison latents, d_i with K_eff) and the neural
+# data (mean latent trajectories by reach direction beside the comparison models, cross-seed stability).
+DCF_BALL_RUNS = expand("results/runs/dcf/ball_{v}", v=list(DCF["ball"]["variants"]))
+DCF_BALL_BASELINES = expand("results/runs/dcf/ball_baseline_{m}", m=DCF["ball"]["baselines"])
+DCF_SEED_RUNS = expand("results/runs/dcf/neural_dcf_seed{s}", s=DCF["neural"]["seeds"])
+DCF_NEURAL_BASELINES = expand("results/runs/dcf/neural_{m}", m=DCF["neural"]["baselines"])
+DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
+DCF_FIGURE_INPUTS = {
+    "ball": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
+    "rmae": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
+    "ball-comparison": {"runs": DCF_BALL_RUNS[:1], "baselines": DCF_BALL_BASELINES, "sessions": []},
+    "keff": {"runs": DCF_BALL_RUNS + DCF_SEED_RUNS[:1], "baselines": [], "sessions": []},
+    "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
+    "stability": {"runs": DCF_SEED_RUNS, "baselines": [], "sessions": DCF_NEURAL_STORES},
+}
+DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
+
+
+def dcf_figure_ok(which):
+    needs_neural = bool(DCF_FIGURE_INPUTS[which]["sessions"]) or which == "keff"
+    return DCF_BALL_OK if not needs_neural else (DCF_NEURAL_OK and (DCF_BALL_OK or which != "keff"))
+
+
+rule dcf_figure:
+    input:
+        runs=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["runs"],
+        baselines=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["baselines"],
+        sessions=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["sessions"],
+    output:
+        pdf="results/figures/dcf/{dcf_figure}.pdf",
+        png="results/figures/dcf/{dcf_figure}.png",
+    wildcard_constraints:
+        dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",
+    params:
+        fig=DCF_FIGURE_PARAMS,
+        baselines=lambda w, input: ("--baseline-runs " + " ".join(input.baselines)) if input.baselines else "",
+        sessions=lambda w, input: ("--sessions " + " ".join(input.sessions)) if input.sessions else "",
+    log:
+        "results/logs/dcf/figure_{dcf_figure}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure dcf {wildcards.dcf_figure} --runs {input.runs} {params.baselines} {params.sessions} --params {params.fig} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_figure_ok(w)]
+
 

@@ -4,7 +4,8 @@ Neural data (PAPERS.md §1 "Data"): held-in units, Gaussian smoothing (SD ``smoo
 of the spike counts of each whole trial, then resampling onto ``n_steps`` equal steps (the paper's 100 per
 trial). Either the store's trials are used as they are (NLB stores: the 700 ms window around movement onset),
 or — for continuous recordings such as the two full MC_Maze trials of the demo — every trial is cut into
-windows of ``window.length_ms`` every ``window.stride_ms`` inside its observed span (NaN marks unobserved bins).
+windows of ``window.length_ms`` every ``window.stride_ms`` inside its observed span (NaN marks unobserved bins);
+windows whose peak speed stays under ``min_peak_speed`` are dropped (per-window velocity R² needs movement).
 The train / test split is by *source trial* (never a window of one trial on both sides): a seeded fraction, or
 an explicit list of test trial ids.
 
@@ -140,6 +141,9 @@ def prepare_neural(stores: Sequence[Any], cfg: Mapping[str, Any], where: str = "
                 centres = start + (np.arange(n_steps) + 0.5) * step  # ms from the span's first bin edge
                 t_bins = centres / bin_ms - 0.5  # fractional bin index of the centres
                 idx = np.arange(hi - lo)
+                speed = np.hypot(np.interp(t_bins, idx, vel[:, 0]), np.interp(t_bins, idx, vel[:, 1]))
+                if speed.max() < float(cfg["min_peak_speed"]):
+                    continue  # a window without movement has no velocity variance to explain
                 rows["rates"].append(np.stack([np.interp(t_bins, idx, rates[:, u]) for u in range(rates.shape[1])], 1))
                 rows["vel"].append(np.stack([np.interp(t_bins, idx, vel[:, a]) for a in range(2)], 1))
                 rows["pos"].append(np.stack([np.interp(t_bins, idx, pos[:, a]) for a in range(2)], 1))
@@ -178,7 +182,7 @@ def _split(trial: np.ndarray, cfg: Mapping[str, Any], where: str) -> np.ndarray:
     if cfg.get("test_trials"):
         wanted = {str(t) for t in cfg["test_trials"]}
         # a test trial may be named by its full "<session>:<id>" or by its id alone
-        test = {s for s in sources if s in wanted or s.split(":", 1)[1] in wanted}
+        test = {s for s in sources if s in wanted or any(part in wanted for part in s.split(":", 1))}
         if not test:
             raise InputError(where, "split.test_trials", f"ids among the trials {sorted(sources)[:6]}...", got=sorted(wanted))
     else:
