@@ -47,27 +47,6 @@ if OVERVIEW_SESSIONS:
 # === DCF ===
 # DCF figures: the ball (frames, simulated latent loops, rMAE, comparison latents, d_i with K_eff) and the neural
 # data (mean latent trajectories by reach direction beside the comparison models, cross-seed stability).
-DCF_BALL_RUNS = expand("results/runs/dcf/ball_{v}", v=list(DCF["ball"]["variants"]))
-DCF_BALL_BASELINES = expand("results/runs/dcf/ball_baseline_{m}", m=DCF["ball"]["baselines"])
-DCF_SEED_RUNS = expand("results/runs/dcf/neural_dcf_seed{s}", s=DCF["neural"]["seeds"])
-DCF_NEURAL_BASELINES = expand("results/runs/dcf/neural_{m}", m=DCF["neural"]["baselines"])
-DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
-DCF_FIGURE_INPUTS = {
-    "ball": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
-    "rmae": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
-    "ball-comparison": {"runs": DCF_BALL_RUNS[:1], "baselines": DCF_BALL_BASELINES, "sessions": []},
-    "keff": {"runs": DCF_BALL_RUNS + DCF_SEED_RUNS[:1], "baselines": [], "sessions": []},
-    "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
-    "stability": {"runs": DCF_SEED_RUNS, "baselines": [], "sessions": DCF_NEURAL_STORES},
-}
-DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
-
-
-def dcf_figure_ok(which):
-    needs_neural = bool(DCF_FIGURE_INPUTS[which]["sessions"]) or which == "keff"
-    return DCF_BALL_OK if not needs_neural else (DCF_NEURAL_OK and (DCF_BALL_OK or which != "keff"))
-
-
 rule dcf_figure:
     input:
         runs=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["runs"],

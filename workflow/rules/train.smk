@@ -9,34 +9,6 @@
 # === DCF ===
 # DCF (Wei et al. 2026): the ball (per nested-dropout variant), neural data (per seed), comparison models.
 # Training rules run on CPU or one GPU (resources gpu=0 on CPU machines; the device is picked at run time).
-DCF = config["dcf"]
-DCF_FIT_KEYS = ("latent_dim", "history", "encoder", "flows", "nested_dropout", "train", "n_simulated", "rmae_ks")
-DCF_BALL_OK = SOURCES.unavailable_reason(DCF["ball"]["session"]) is None
-DCF_NEURAL_SESSIONS = [s for s in DCF["neural"]["sessions"] if s in available_sessions(DCF["neural"]["sessions"])]
-DCF_NEURAL_OK = len(DCF_NEURAL_SESSIONS) == len(DCF["neural"]["sessions"])
-DCF_USER_VIDEOS = [name for name, spec in DCF["user_video"].items() if spec["frames"]]
-
-
-def dcf_fit_params(experiment, **extra):
-    """The DCF model slice merged with one experiment's sizes (and extras such as the variant's p)."""
-    params = dict(DCF["model"])
-    params.update({k: experiment[k] for k in DCF_FIT_KEYS if k in experiment})
-    params.update(extra)
-    return as_arg(params)
-
-
-def dcf_ball_params(variant):
-    ball = DCF["ball"]
-    nd = dict(ball["nested_dropout"], p=ball["variants"][variant])
-    return dcf_fit_params({**ball, "nested_dropout": nd}, variant=variant)
-
-
-def dcf_user_params(name):
-    ball, spec = DCF["ball"], DCF["user_video"][name]
-    nd = dict(ball["nested_dropout"], p=ball["variants"][ball["reference_variant"]])
-    return dcf_fit_params({**ball, "nested_dropout": nd, "latent_dim": spec["latent_dim"]}, variant=name)
-
-
 wildcard_constraints:
     dcf_variant="[A-Za-z0-9]+",
     dcf_seed="[0-9]+",
