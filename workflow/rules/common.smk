@@ -74,7 +74,7 @@ DCF_FIGURE_INPUTS = {
     "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
     "stability": {"runs": DCF_SEED_RUNS, "baselines": [], "sessions": DCF_NEURAL_STORES},
 }
-DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
+DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
 
 
 def dcf_figure_ok(which):

@@ -71,7 +71,7 @@ def fig_ball(runs: list[str], params: dict, pdf: str, png: str) -> None:
         ax3.set_title(f"{_variant(run)}: simulated latents\nK_eff = {read_metrics(run)['k_eff']}", fontsize=7)
         ax3.tick_params(labelsize=5)
     _save(fig, pdf, png, "Rotating ball: data frames (τ = 1) and their compression by the flow (τ = 0) (flowed), and the first three "
-          "simulated latents (first frame compressed, then the dynamical flow integrated at τ = 0). " + params["caption_note"])
+          "simulated latents (first frame compressed, then the dynamical flow integrated at τ = 0). " + params["ball_note"])
 
 
 def fig_rmae(runs: list[str], params: dict, pdf: str, png: str) -> None:
@@ -84,7 +84,7 @@ def fig_rmae(runs: list[str], params: dict, pdf: str, png: str) -> None:
     ax.set_xscale("log"), ax.legend(fontsize=6)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     _save(fig, pdf, png, "Reconstruction from the first K latents: the encoder's linear decode x^(0,K) vs the same point carried to τ = 1 by "
-          "the generative flow. " + params["caption_note"])
+          "the generative flow. " + params["ball_note"])
 
 
 def _scatter3(ax, z: np.ndarray, colour: np.ndarray, title: str) -> None:
@@ -105,7 +105,7 @@ def fig_ball_comparison(runs: list[str], baseline_runs: list[str], params: dict,
     fig = plt.figure(figsize=(3 * len(panels), 3.3))
     for i, (title, z) in enumerate(panels):
         _scatter3(fig.add_subplot(1, len(panels), i + 1, projection="3d"), z.reshape(-1, z.shape[-1])[:, :3], angle, title)
-    _save(fig, pdf, png, "Rotating ball: first three latents of every frame, coloured by the true angle of the disk. " + params["caption_note"])
+    _save(fig, pdf, png, "Rotating ball: first three latents of every frame, coloured by the true angle of the disk. " + params["ball_note"])
 
 
 def fig_keff(runs: list[str], params: dict, pdf: str, png: str) -> None:
@@ -120,7 +120,7 @@ def fig_keff(runs: list[str], params: dict, pdf: str, png: str) -> None:
         ax.set_title(cfg.get("variant", Path(run).name), fontsize=8)
         ax.legend(fontsize=7)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    _save(fig, pdf, png, "Sorted scales d_i of the compression target and K_eff (smallest K with Σ_{i≤K} d_i ≥ 95% of Σ d_i). " + params["caption_note"])
+    _save(fig, pdf, png, "Sorted scales d_i of the compression target and K_eff (smallest K with Σ_{i≤K} d_i ≥ 95% of Σ d_i). Ball: " + params["ball_note"] + " Neural: " + params["caption_note"])
 
 
 def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
