@@ -93,4 +93,30 @@ if MD_BUILD["fewshot"]:
 
 
 # === DCF ===
+# DCF figures: the ball (frames, simulated latent loops, rMAE, comparison latents, d_i with K_eff) and the neural
+# data (mean latent trajectories by reach direction beside the comparison models, cross-seed stability).
+rule dcf_figure:
+    input:
+        runs=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["runs"],
+        baselines=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["baselines"],
+        sessions=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["sessions"],
+    output:
+        pdf="results/figures/dcf/{dcf_figure}.pdf",
+        png="results/figures/dcf/{dcf_figure}.png",
+    wildcard_constraints:
+        dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",
+    params:
+        fig=DCF_FIGURE_PARAMS,
+        baselines=lambda w, input: ("--baseline-runs " + " ".join(input.baselines)) if input.baselines else "",
+        sessions=lambda w, input: ("--sessions " + " ".join(input.sessions)) if input.sessions else "",
+    log:
+        "results/logs/dcf/figure_{dcf_figure}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure dcf {wildcards.dcf_figure} --runs {input.runs} {params.baselines} {params.sessions} --params {params.fig} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_figure_ok(w)]
+
 
