@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     mean, _ = posterior(vae, torch.as_tensor(trials.x, device=device))
     record.save_torch("vae.pt", out["payload"])
     # latents of every source trial, for the figures (trial-averaged latents per condition, synthetic map)
-    record.save_torch("latents.pt", {"mean": mean, "condition": list(trials.condition), "split": list(trials.split),
+    record.save_torch("latents.pt", {"mean": mean, "condition": [str(c) for c in trials.condition], "split": [str(s) for s in trials.split],
                                      "true_latents": None if trials.latents is None else torch.as_tensor(trials.latents)})
     record.finish(out["metrics"], session=args.session, n_channels=trials.n_channels, kind=trials.kind)
     return 0

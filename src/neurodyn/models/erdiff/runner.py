@@ -350,7 +350,7 @@ def align(
         "read_in": {k: v.detach().cpu() for k, v in read_in.state_dict().items()},
         "test_latents": lat_te.cpu(),
         "val_latents": lat_va.cpu(),
-        "test_condition": list(te.condition),
+        "test_condition": [str(c) for c in te.condition],
         "test_split_index": torch.as_tensor(np.flatnonzero(target.mask("test"))),
     }
 
