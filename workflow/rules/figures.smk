@@ -42,6 +42,102 @@ if OVERVIEW_SESSIONS:
 # === ERDiff ===
 
 
+rule erdiff_table1:
+    input:
+        erd_table_runs(ERD_PAIRS_REAL),
+    output:
+        csv="results/tables/erdiff/table1_alignment.csv",
+        md="results/tables/erdiff/table1_alignment.md",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/tables/erdiff_table1.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn table erdiff-table1 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+rule erdiff_table2:
+    input:
+        erd_table_runs(ERD_PAIRS_REAL[:1]),
+    output:
+        csv="results/tables/erdiff/table2_cost.csv",
+        md="results/tables/erdiff/table2_cost.md",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/tables/erdiff_table2.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn table erdiff-table2 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+rule erdiff_synthetic:
+    input:
+        runs=erd_table_runs(ERD_PAIRS_SYN),
+        sources=[erd_run(p, erd_dim(p), s, "source") for p in ERD_PAIRS_SYN for s in erd_seeds(p)],
+    output:
+        csv="results/tables/erdiff/synthetic_nll_kld.csv",
+        md="results/tables/erdiff/synthetic_nll_kld.md",
+        pdf="results/figures/erdiff/fig3_synthetic.pdf",
+        png="results/figures/erdiff/fig3_synthetic.png",
+    params:
+        spec=erd_spec(),
+        sim=lambda w: as_arg(SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"]) if ERD_PAIRS_SYN else "{}",
+    log:
+        "results/logs/figures/erdiff_synthetic.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-synthetic --runs {input.runs} --sources {input.sources} --spec {params.spec} --sim {params.sim}"
+        " --csv {output.csv} --md {output.md} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule erdiff_latents_figure:
+    input:
+        unpack(erd_latents_inputs),
+    output:
+        pdf="results/figures/erdiff/fig4_latents.pdf",
+        png="results/figures/erdiff/fig4_latents.png",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/figures/erdiff_latents.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-latents --source-run {input.source} --runs {input.runs} --spec {params.spec}"
+        " --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule erdiff_robustness_figure:
+    input:
+        erd_robustness_runs() if ERD.get("robustness", {}).get("pair") in ERD_PAIRS_REAL else [],
+    output:
+        pdf="results/figures/erdiff/fig2_robustness.pdf",
+        png="results/figures/erdiff/fig2_robustness.png",
+    params:
+        spec=lambda w: as_arg({**ERD["robustness"], "main_dim": erd_dim(ERD["robustness"]["pair"]), "main_noise": ERD["prior"]["noise_scale"]}),
+    log:
+        "results/logs/figures/erdiff_robustness.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-robustness --runs {input} --spec {params.spec} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+if ERD:
+    TARGETS += ["results/tables/erdiff/table1_alignment.md", "results/tables/erdiff/table2_cost.md"]
+    if ERD_PAIRS_SYN:
+        TARGETS.append("results/figures/erdiff/fig3_synthetic.pdf")
+    if ERD["latents_figure"]["pair"] in ERD_PAIRS_REAL:
+        TARGETS.append("results/figures/erdiff/fig4_latents.pdf")
+    if ERD["robustness"]["pair"] in ERD_PAIRS_REAL:
+        TARGETS.append("results/figures/erdiff/fig2_robustness.pdf")
+
+
 # === Meta-dynamical SSM ===
 # Figures 2–5, few-shot curves and tables; each reads run records named in a JSON manifest (one CLI arg).
 rule metadyn_figure:
@@ -62,8 +158,6 @@ rule metadyn_figure:
         ENV
     shell:
         "neurodyn figure metadyn {params.which} --manifest {params.manifest} --caption {params.caption} --out {output.pdf} --png {output.png} 2> {log}"
-
-
 
 
 rule metadyn_fewshot_tables:

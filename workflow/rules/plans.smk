@@ -157,6 +157,106 @@ MD_NAME_TO_WHICH = {name: which for which, (name, _) in MD_FIGURES.items()}
 
 
 # === ERDiff ===
+from neurodyn.utils.seed import derive_seed as _erd_derive_seed
+
+ERD = config.get("erdiff", {})
+
+ERD_RUNS = "results/runs/erdiff"
+
+ERD_VARIANT_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t"}
+
+def erd_noise(x):
+    return f"{float(x):g}"
+
+def erd_pair(name):
+    return ERD["pairs"][name]
+
+def erd_vae(pair, dim):
+    return {**ERD["vae"], **erd_pair(pair)["vae"], "latent_dim": int(dim)}
+
+def erd_dim(pair):
+    return int({**ERD["vae"], **erd_pair(pair)["vae"]}["latent_dim"])
+
+def erd_seeds(pair):
+    return erd_pair(pair).get("seeds", ERD["seeds"])
+
+def erd_seed(pair, label):
+    return _erd_derive_seed(config["seed"], "erdiff", pair, label)
+
+def erd_available_pairs(setting=None):
+    out = []
+    for name, pair in ERD.get("pairs", {}).items():
+        if setting is not None and pair["setting"] != setting:
+            continue
+        if setting is None and pair["setting"] == "synthetic":
+            continue
+        if len(available_sessions([pair["source"], pair["target"]])) == 2:
+            out.append(name)
+    return out
+
+def erd_run(pair, dim, seed, leaf):
+    return f"{ERD_RUNS}/{pair}/d{dim}/s{seed}/{leaf}"
+
+def erd_align_run(pair, method, seed, dim=None, noise=None):
+    dim = erd_dim(pair) if dim is None else dim
+    noise = erd_noise(ERD["prior"]["noise_scale"] if noise is None else noise)
+    return erd_run(pair, dim, seed, f"{method}_n{noise}")
+
+def erd_align_inputs(w):
+    pair = erd_pair(w.erd_pair)
+    inputs = {
+        "source_session": session_store(pair["source"]),
+        "target_session": session_store(pair["target"]),
+        "source": erd_run(w.erd_pair, w.erd_dim, w.erd_seed, "source"),
+    }
+    if w.erd_method in ERD_VARIANT_OF:
+        inputs["prior"] = erd_run(w.erd_pair, w.erd_dim, w.erd_seed, f"prior_{ERD_VARIANT_OF[w.erd_method]}_n{w.erd_noise}")
+    return inputs
+
+def erd_align_params(w):
+    pair = erd_pair(w.erd_pair)
+    block = ERD["method"]["erdiff" if w.erd_method in ERD_VARIANT_OF else w.erd_method] if w.erd_method != "no_align" else {}
+    synthetic = SOURCES.simulation(pair["target"])["params"] if pair["setting"] == "synthetic" else None
+    return as_arg({"align": ERD["align"], "method": block, "behaviour": pair["behaviour"], "device": config["device"],
+                   "pair": w.erd_pair, "setting": pair["setting"], "synthetic": synthetic})
+
+ERD_PAIRS_REAL = erd_available_pairs()
+
+ERD_PAIRS_SYN = erd_available_pairs("synthetic")
+
+def erd_table_runs(pairs):
+    return [erd_align_run(p, m, s) for p in pairs for m in ERD["methods"] for s in erd_seeds(p)]
+
+def erd_spec():
+    pairs = {name: {"setting": ERD["pairs"][name]["setting"], "source": ERD["pairs"][name]["source"], "target": ERD["pairs"][name]["target"]} for name in ERD.get("pairs", {})}
+    missing = {}
+    for name, pair in ERD.get("pairs", {}).items():
+        for s in (pair["source"], pair["target"]):
+            reason = SOURCES.unavailable_reason(s)
+            if reason:
+                missing[name] = reason
+    return as_arg({"methods": ERD["methods"], "pairs": pairs, "available": ERD_PAIRS_REAL + ERD_PAIRS_SYN,
+                   "unavailable": missing, "scorecard": ERD["scorecard"]})
+
+def erd_latents_inputs(w):
+    lf = ERD["latents_figure"]
+    return {
+        "source": erd_run(lf["pair"], erd_dim(lf["pair"]), lf["seed"], "source"),
+        "runs": [erd_align_run(lf["pair"], m, lf["seed"]) for m in lf["methods"]],
+    }
+
+def erd_robustness_runs():
+    rb = ERD["robustness"]
+    pair, main_noise, main_dim = rb["pair"], ERD["prior"]["noise_scale"], erd_dim(rb["pair"])
+    runs = []
+    for s in rb["seeds"]:
+        for d in rb["latent_dims"]:
+            runs += [erd_align_run(pair, "erdiff", s, d, main_noise), erd_align_run(pair, rb["baseline"], s, d, main_noise)]
+        for n in rb["noise_scales"]:
+            runs.append(erd_align_run(pair, "erdiff", s, main_dim, n))
+        runs.append(erd_align_run(pair, rb["baseline"], s, main_dim, main_noise))
+    return sorted(set(runs))
+
 
 
 # === DCF ===
