@@ -1,0 +1,266 @@
+"""The demo DAG on a real SLURM scheduler: a one-node cluster on localhost (scripts/slurm-local.sh, with fake
+GPUs), Snakemake's SLURM executor plugin (profiles/slurm-ci). Checks that every job ran through sbatch except
+the local rules, that each job got the partition, CPUs, memory, time limit and GPUs it asked for (scontrol, and
+the allocation the job itself recorded in its run.json), and that the results equal a local run's.
+
+Needs root and Debian packages (installed with apt-get when missing); skipped with the reason otherwise.
+Run: ``bash scripts/test.sh --slurm``. The cluster is stopped afterwards (by PID) unless it was already up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from demo_helpers import REPO, Run, copy_repo, run_snakemake
+
+pytestmark = pytest.mark.slurm
+
+SCRIPT = REPO / "scripts" / "slurm-local.sh"
+SLURM_TIMEOUT_S = 1800
+REL_TOL = 1e-6  # same code, seed and CPU: only thread scheduling could move the last bits of a float
+
+
+def _script(command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(SCRIPT), command], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A running local cluster; started (and stopped afterwards) here unless it was already running."""
+    check = _script("check")
+    if check.returncode == 3:
+        pytest.skip(check.stderr.strip().splitlines()[-1])
+    assert check.returncode == 0, check.stderr
+    already_up = _script("status").returncode == 0
+    if not already_up:
+        start = _script("start")
+        if start.returncode == 3:
+            pytest.skip(start.stderr.strip().splitlines()[-1])
+        assert start.returncode == 0, f"scripts/slurm-local.sh start failed:\n{start.stderr}"
+    try:
+        yield
+    finally:
+        if not already_up:
+            stop = _script("stop", timeout=300)
+            assert stop.returncode == 0, f"scripts/slurm-local.sh stop failed:\n{stop.stderr}"
+
+
+# --- what Snakemake asked for and what SLURM granted --------------------------------------------------------
+JOB_BLOCK = re.compile(r"^(local)?rule (\S+):\n((?:    .*\n)+)", re.MULTILINE)
+SUBMITTED = re.compile(r"^Job (\d+) has been submitted with SLURM jobid (\d+) \(log: (.+)\)\.$", re.MULTILINE)
+
+
+def planned_jobs(log: str) -> dict[int, dict]:
+    """Snakemake job id -> {rule, local, threads, resources} from the job blocks of a Snakemake log."""
+    jobs = {}
+    for local, rule, body in JOB_BLOCK.findall(log):
+        fields = dict(line.strip().split(": ", 1) for line in body.splitlines() if ": " in line)
+        if "jobid" not in fields:
+            continue
+        resources = {}
+        for item in fields.get("resources", "").split(", "):
+            if "=" in item:
+                key, value = item.split("=", 1)
+                resources[key] = int(value) if value.isdigit() else value
+        jobs[int(fields["jobid"])] = {
+            "rule": rule,
+            "local": bool(local),
+            "threads": int(fields.get("threads", 1)),
+            "resources": resources,
+        }
+    return jobs
+
+
+def scontrol_job(slurm_id: str) -> dict[str, str]:
+    """``scontrol -o -d show job ID`` as a dict (first occurrence of each key: later free text cannot shadow)."""
+    out = subprocess.run(
+        ["scontrol", "-o", "-d", "show", "job", slurm_id], capture_output=True, text=True, timeout=60
+    ).stdout
+    fields: dict[str, str] = {}
+    for token in out.split():
+        if "=" in token:
+            key, value = token.split("=", 1)
+            fields.setdefault(key, value)
+    return fields
+
+
+def megabytes(text: str) -> int:
+    number, unit = float(text[:-1]), text[-1]
+    return round(number * {"M": 1, "G": 1024, "T": 1024 * 1024}[unit])
+
+
+def minutes(limit: str) -> int:
+    days, _, clock = limit.rpartition("-")
+    h, m, s = (int(x) for x in clock.split(":"))
+    return (int(days) if days else 0) * 1440 + h * 60 + m + (1 if s else 0)
+
+
+def default_partition() -> str:
+    names = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True, text=True, timeout=60).stdout.split()
+    return next(n.rstrip("*") for n in names if n.endswith("*"))
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory):
+    """The demo DAG through the SLURM executor in a fresh copy of the repo, and every job's SLURM record."""
+    repo = copy_repo(tmp_path_factory.mktemp("demo-slurm") / "repo")
+    run = run_snakemake(repo, "--profile", "profiles/slurm-ci", timeout=SLURM_TIMEOUT_S, log_name="snakemake-slurm.log")
+    uuid = re.search(r"SLURM run ID: (\S+)", run.log)
+    try:
+        run.check()
+        planned = planned_jobs(run.log)
+        submitted = {int(job): slurm_id for job, slurm_id, _ in SUBMITTED.findall(run.log)}
+        jobs = []
+        for job_id, slurm_id in submitted.items():
+            assert job_id in planned, f"no job block for Snakemake job {job_id} in the log"
+            jobs.append({**planned[job_id], "slurm_id": slurm_id, "slurm": scontrol_job(slurm_id)})
+        yield {"run": run, "planned": planned, "jobs": jobs, "default_partition": default_partition()}
+    finally:
+        if uuid:  # a timed-out or failed run leaves no job of ours behind on the cluster
+            subprocess.run(["scancel", "--name", uuid.group(1)], capture_output=True, timeout=60)
+
+
+def test_demo_runs_through_sbatch_except_local_rules(slurm_run):
+    planned, jobs = slurm_run["planned"], slurm_run["jobs"]
+    assert jobs, "no job was submitted to SLURM"
+    remote_rules = {j["rule"] for j in jobs}
+    for job_id, job in planned.items():
+        if job["rule"] == "all":
+            continue
+        if job["local"]:
+            assert job["rule"] not in remote_rules, f"local rule {job['rule']} was submitted to SLURM"
+    submitted_ids = {j["slurm_id"] for j in jobs}
+    expected = {k for k, j in planned.items() if not j["local"] and j["rule"] != "all"}
+    assert len(submitted_ids) == len(expected), "every non-local job is one sbatch submission"
+    for job in jobs:
+        state = job["slurm"]
+        assert state.get("JobState") == "COMPLETED" and state.get("ExitCode") == "0:0", (job["rule"], state)
+        assert state.get("Comment", "").startswith(f"rule_{job['rule']}")
+
+
+def test_jobs_got_the_partition_cpus_memory_time_and_gpus_they_asked_for(slurm_run):
+    for job in slurm_run["jobs"]:
+        asked, got, rule = job["resources"], job["slurm"], job["rule"]
+        assert got["Partition"] == asked.get("slurm_partition", slurm_run["default_partition"]), rule
+        assert int(got["NumCPUs"]) == job["threads"], rule
+        assert megabytes(got["MinMemoryNode"]) == asked["mem_mb"], rule
+        assert minutes(got["TimeLimit"]) == asked["runtime"], rule
+        gpus = int(asked.get("gpu", 0))
+        requested = got.get("TresPerJob", "") + got.get("TresPerNode", "")
+        if gpus:
+            assert f"gres:gpu:{gpus}" in requested, (rule, requested)
+            assert got.get("JOB_GRES") == f"gpu:{gpus}", (rule, got.get("JOB_GRES"))  # granted, not only asked
+        else:
+            assert "gpu" not in requested, (rule, requested)
+
+
+def test_training_jobs_ran_with_their_gpus(slurm_run):
+    """Every rule that declares a gpu resource (training rules: train_resources()) got that many GPUs, as seen
+    from inside the job (run.json records the allocation)."""
+    gpu_jobs = {j["slurm_id"]: j for j in slurm_run["jobs"] if int(j["resources"].get("gpu", 0)) > 0}
+    assert gpu_jobs, (
+        "no job of the demo DAG asked for a GPU: training rules must declare resources: **train_resources() "
+        "(profiles/slurm-ci/resources.yaml asks for one GPU per training job)"
+    )
+    records = {}
+    for path in sorted((slurm_run["run"].repo / "results").rglob("run.json")):
+        scheduler = json.loads(path.read_text()).get("scheduler", {})
+        if "SLURM_JOB_ID" in scheduler:
+            records[scheduler["SLURM_JOB_ID"]] = (path, scheduler)
+    assert records, "no run record was written inside a SLURM job"
+    for slurm_id, job in gpu_jobs.items():
+        if slurm_id not in records:
+            continue  # a GPU job that writes no run record (e.g. a figure on the GPU) has nothing to check here
+        path, seen = records[slurm_id]
+        assert seen.get("SLURM_JOB_PARTITION") == job["slurm"]["Partition"], path
+        assert seen.get("SLURM_CPUS_PER_TASK") == str(job["threads"]), path
+        visible = [d for d in seen.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
+        assert len(visible) == int(job["resources"]["gpu"]), (path, seen)
+    assert any(s in records for s in gpu_jobs), "no GPU job wrote a run record"
+
+
+# --- same results as a local run --------------------------------------------------------------------------
+SKIP_NAMES = {"run.json"}  # wall time, host, scheduler: differ by design
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return a == b
+    return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=1e-12) or (a != a and b != b)
+
+
+def _same_json(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
+    return _close(a, b)
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Equal text, numbers compared with REL_TOL (tables, scorecard)."""
+    if NUMBER.sub("#", a) != NUMBER.sub("#", b):
+        return False
+    return all(_close(float(x), float(y)) for x, y in zip(NUMBER.findall(a), NUMBER.findall(b)))
+
+
+def _compare_store(a: Path, b: Path) -> None:
+    import xarray as xr
+
+    with xr.open_zarr(a) as left, xr.open_zarr(b) as right:
+        xr.testing.assert_identical(left.load(), right.load())
+
+
+def _compare_file(a: Path, b: Path) -> None:
+    suffix = a.suffix.lower()
+    if suffix == ".json":
+        assert _same_json(json.loads(a.read_text()), json.loads(b.read_text())), a
+    elif suffix in {".csv", ".md", ".tsv", ".txt", ".yaml"}:
+        assert _same_text(a.read_text(), b.read_text()), a
+    elif suffix == ".png":
+        import matplotlib.image as mpimg
+        import numpy as np
+
+        assert np.array_equal(mpimg.imread(a), mpimg.imread(b)), a
+    elif suffix == ".pt":
+        import torch
+
+        left, right = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+        assert left.keys() == right.keys(), a
+        for key in left:
+            assert torch.allclose(left[key], right[key], rtol=REL_TOL, atol=1e-12), (a, key)
+    else:  # PDF (creation date inside), NWB (creation time inside), ...: produced and not empty
+        assert a.stat().st_size > 0 and b.stat().st_size > 0, a
+
+
+def outputs(results: Path) -> dict[str, Path]:
+    """Output files and session stores under results/, keyed by relative path (logs excluded: they differ)."""
+    found = {}
+    for path in sorted(results.rglob("*")):
+        rel = path.relative_to(results)
+        if rel.parts[0] == "logs" or any(p.endswith(".zarr") for p in rel.parts[:-1]):
+            continue
+        if path.suffix == ".zarr" or (path.is_file() and path.name not in SKIP_NAMES):
+            found[str(rel)] = path
+    return found
+
+
+def test_results_equal_a_local_run(slurm_run, demo_run: Run):
+    local = outputs(demo_run.repo / "results")
+    remote = outputs(slurm_run["run"].repo / "results")
+    assert local, "the local demo produced nothing"
+    assert sorted(remote) == sorted(local), "the SLURM run produced other files than the local run"
+    for rel, path in local.items():
+        if path.suffix == ".zarr":
+            _compare_store(path, remote[rel])
+        else:
+            _compare_file(path, remote[rel])
