@@ -4,8 +4,13 @@ test itself) should use it, so the demo runs once."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
-from demo_helpers import Run, copy_repo, run_snakemake
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/e2e/demo_helpers.py, shared by the e2e test modules
+from demo_helpers import Run, copy_repo, run_snakemake  # noqa: E402
 
 
 @pytest.fixture(scope="session")
