@@ -13,9 +13,11 @@ import json
 import math
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from demo_helpers import REPO, Run, copy_repo, run_snakemake
 
@@ -266,3 +268,49 @@ def test_results_equal_a_local_run(slurm_run, demo_run: Run):
             _compare_store(path, remote[rel])
         else:
             _compare_file(path, remote[rel])
+
+
+# --- a time limit stops training; Snakemake's retry resumes it ------------------------------------------------
+TIME_LIMIT_WORKFLOW = """
+rule all:
+    input: "results/runs/paced"
+
+rule paced_train:
+    output: directory("results/runs/paced")
+    log: "results/logs/paced.log"
+    threads: 1
+    # attempt 1: a 1-minute limit the job cannot meet (>= 2 ms x {steps} steps); the retry gets 10 minutes
+    resources: mem_mb=1000, runtime=lambda wildcards, attempt: 1 if attempt == 1 else 10, gpu=1, slurm_partition="gpu"
+    shell: "{python} {job} --out {{output}} --steps {steps} --checkpoint-every 1000000 --step-sleep 0.002 2> {{log}}"
+"""
+
+
+def test_time_limit_checkpoints_and_the_retry_resumes(slurm_cluster, tmp_path):
+    """SLURM's time limit sends SIGTERM: the job saves its state and exits 75, Snakemake resubmits it (retries),
+    and the new job continues from the saved step instead of starting over."""
+    steps = 40_000
+    (tmp_path / "Snakefile").write_text(
+        TIME_LIMIT_WORKFLOW.format(python=sys.executable, job=REPO / "tests" / "unit" / "_resume_job.py", steps=steps)
+    )
+    profile = yaml.safe_load((REPO / "profiles" / "slurm-ci" / "config.v8+.yaml").read_text())
+    profile.pop("configfile")
+    profile["retries"] = 1
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.v8+.yaml").write_text(yaml.safe_dump(profile))
+    run = run_snakemake(tmp_path, "--profile", "profile", timeout=900, log_name="snakemake.log")
+    uuid = re.search(r"SLURM run ID: (\S+)", run.log)
+    try:
+        run.check()
+        attempts = [slurm_id for _, slurm_id, _ in SUBMITTED.findall(run.log)]
+        assert len(attempts) == 2, f"expected one timed-out and one resumed attempt, got SLURM jobs {attempts}"
+        first, second = scontrol_job(attempts[0]), scontrol_job(attempts[1])
+        assert first["JobState"] == "TIMEOUT" and minutes(first["TimeLimit"]) == 1, first
+        assert second["JobState"] == "COMPLETED" and minutes(second["TimeLimit"]) == 10, second
+        record = json.loads((tmp_path / "results" / "runs" / "paced" / "run.json").read_text())
+        # no periodic checkpoint in this run: a resume point can only come from the state saved on SIGTERM
+        assert 0 < record["resumed_from"] < steps, record
+        assert record["scheduler"]["SLURM_JOB_ID"] == attempts[1]
+        assert json.loads((tmp_path / "results" / "runs" / "paced" / "metrics.json").read_text())["test_mse"] < 0.05
+    finally:
+        if uuid:
+            subprocess.run(["scancel", "--name", uuid.group(1)], capture_output=True, timeout=60)

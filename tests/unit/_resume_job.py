@@ -4,6 +4,7 @@ An MLP (with dropout, so the global torch RNG matters) learns a known linear map
 a step LR schedule; batches are drawn with fit's generator, and the loss is jittered by NumPy's and Python's
 global RNGs so that their saved states matter too. With ``--pause-at P`` the step function stops at step P,
 writes ``<out>.paused`` and waits for ``<out>.go``: the test signals the job at a known point, not by timing.
+tests/e2e/test_slurm.py also runs it under SLURM until its time limit stops it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--checkpoint-every", type=int, default=50)
     ap.add_argument("--pause-at", type=int, default=-1)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--step-sleep", type=float, default=0.0, help="seconds per step at least (paces a job to outlast a time limit)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
@@ -55,6 +57,8 @@ def main(argv: list[str]) -> int:
             deadline = time.monotonic() + 120
             while not go.exists() and time.monotonic() < deadline:
                 time.sleep(0.01)
+        if args.step_sleep:
+            time.sleep(args.step_sleep)
         idx = torch.randint(0, x.shape[0], (32,), generator=gen)
         loss = torch.mean((model(x[idx]) - y[idx]) ** 2)
         jitter = 1.0 + 1e-3 * float(np.random.rand()) + 1e-3 * random.random()
