@@ -1,7 +1,9 @@
 """The demo DAG on a real SLURM scheduler: a one-node cluster on localhost (scripts/slurm-local.sh, with fake
 GPUs), Snakemake's SLURM executor plugin (profiles/slurm-ci). Checks that every job ran through sbatch except
 the local rules, that each job got the partition, CPUs, memory, time limit and GPUs it asked for (scontrol, and
-the allocation the job itself recorded in its run.json), and that the results equal a local run's.
+the allocation the job itself recorded in its run.json), that the results equal a local run's, and that a
+training job stopped by SLURM's time limit resumes from its checkpoint when Snakemake retries it.
+About 6 minutes on 2 busy cores (3 of them the time-limit test, which must outlast a 1-minute limit).
 
 Needs root and Debian packages (installed with apt-get when missing); skipped with the reason otherwise.
 Run: ``bash scripts/test.sh --slurm``. The cluster is stopped afterwards (by PID) unless it was already up.
