@@ -87,10 +87,11 @@ def dcf_figure_ok(which):
 
 
 # --- Resources of training jobs -----------------------------------------------------------------------------
-# Every rule that trains (train, align, transfer) declares
-#     threads: train_threads()
-#     resources: **train_resources()              # or train_resources(mem_mb=32000) for a bigger one
-# so one config section (resources.train in config.yaml; smaller in config/demo.yaml) sizes them all. Under the
+# Every rule that trains a torch model (train, align, transfer) declares
+#     resources: **train_resources(mem_mb=4000, runtime=600)   # its own sizes win; the rest from config
+# (and `threads: train_threads()` unless it sets its own), so one config section (resources.train in
+# config.yaml; config/demo.yaml for the demo) decides whether training jobs ask for a GPU and on which
+# partition, and sizes those that name nothing. Under the
 # SLURM executor these become --cpus-per-task, --mem, --time, --gpus and --partition; a profile's
 # set-resources still overrides them per rule. Locally, `gpu` counts against `--resources gpu=N` (unlimited
 # when N is not given); which device a job uses is decided at run time by neurodyn.utils.device.pick_device.
