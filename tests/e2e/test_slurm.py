@@ -77,6 +77,7 @@ def planned_jobs(log: str) -> dict[int, dict]:
         jobs[int(fields["jobid"])] = {
             "rule": rule,
             "local": bool(local),
+            "input": [i for i in fields.get("input", "").split(", ") if i],
             "output": [o for o in fields.get("output", "").split(", ") if o],
             "threads": int(fields.get("threads", 1)),
             "resources": resources,
@@ -114,16 +115,36 @@ def default_partition() -> str:
 
 
 def slice_targets(planned: dict[int, dict]) -> list[str]:
-    """One output of every rule that asks for a GPU (the training rules), and the dataset table (local download
-    rule, conversion, simulation upstream): every kind of job of the demo at a few minutes' cost on SLURM,
-    where each job pays seconds of submission and start-up."""
-    chosen: dict[str, str] = {}
-    for job_id in sorted(planned):
-        job = planned[job_id]
-        wanted = int(job["resources"].get("gpu", 0)) > 0 or job["rule"] == "dataset_table"
-        if wanted and job["output"] and job["rule"] not in chosen:
-            chosen[job["rule"]] = job["output"][0]
-    return sorted(chosen.values())
+    """Targets that run every rule asking for a GPU (the training rules) and the dataset table (download as a
+    local rule, conversion, simulation upstream) at least once, with few jobs: each job pays seconds of
+    submission and start-up on SLURM, and the whole demo is ~200 jobs. Greedy on the dry run's DAG: the rule
+    with the deepest jobs first, its job with the smallest upstream; rules already upstream are covered."""
+    producer = {out: job_id for job_id, job in planned.items() for out in job["output"]}
+    upstream_cache: dict[int, set[int]] = {}
+
+    def upstream(job_id: int) -> set[int]:
+        if job_id not in upstream_cache:
+            found = {job_id}
+            for path in planned[job_id]["input"]:
+                if path in producer:
+                    found |= upstream(producer[path])
+            upstream_cache[job_id] = found
+        return upstream_cache[job_id]
+
+    def wanted(job: dict) -> bool:
+        return job["output"] and (int(job["resources"].get("gpu", 0)) > 0 or job["rule"] == "dataset_table")
+
+    candidates = sorted((j for j in planned if wanted(planned[j])), key=lambda j: (-len(upstream(j)), j))
+    covered: set[str] = set()
+    targets = []
+    for job_id in candidates:
+        rule = planned[job_id]["rule"]
+        if rule in covered:
+            continue
+        best = min((j for j in candidates if planned[j]["rule"] == rule), key=lambda j: (len(upstream(j)), j))
+        targets.append(planned[best]["output"][0])
+        covered |= {planned[u]["rule"] for u in upstream(best)}
+    return sorted(targets)
 
 
 @pytest.fixture(scope="module")
