@@ -73,6 +73,8 @@ class RunRecord:
             "python": platform.python_version(),
             "numpy": numpy.__version__,
             "command": sys.argv,
+            "host": platform.node(),
+            "scheduler": scheduler_environment(),
             **info,
         }
         try:
@@ -89,6 +91,23 @@ class RunRecord:
             remove(self.out)
         os.replace(self.partial, self.out)
         return self.out
+
+
+# What a scheduler granted the job (SLURM sets these in every job; CUDA_VISIBLE_DEVICES also on a workstation).
+SCHEDULER_VARIABLES = (
+    "SLURM_JOB_ID",
+    "SLURM_JOB_PARTITION",
+    "SLURM_CPUS_PER_TASK",
+    "SLURM_MEM_PER_NODE",
+    "SLURM_JOB_GPUS",
+    "SLURM_STEP_GPUS",
+    "CUDA_VISIBLE_DEVICES",
+)
+
+
+def scheduler_environment() -> dict[str, str]:
+    """The job's scheduler allocation as seen from inside it (empty outside a scheduler), kept in run.json."""
+    return {name: os.environ[name] for name in SCHEDULER_VARIABLES if name in os.environ}
 
 
 def _finite(value: Any) -> Any:

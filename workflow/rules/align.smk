@@ -18,9 +18,7 @@ rule erdiff_align:
         "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/{erd_method}_n{erd_noise}.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
-        gpu=0,
+        **train_resources(mem_mb=2000, runtime=60),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:

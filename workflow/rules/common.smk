@@ -84,3 +84,24 @@ DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["cap
 def dcf_figure_ok(which):
     needs_neural = bool(DCF_FIGURE_INPUTS[which]["sessions"]) or which == "keff"
     return DCF_BALL_OK if not needs_neural else (DCF_NEURAL_OK and (DCF_BALL_OK or which != "keff"))
+
+
+# --- Resources of training jobs -----------------------------------------------------------------------------
+# Every rule that trains a torch model (train, align, transfer) declares
+#     resources: **train_resources(mem_mb=4000, runtime=600)   # its own sizes win; the rest from config
+# (and `threads: train_threads()` unless it sets its own), so one config section (resources.train in
+# config.yaml; config/demo.yaml for the demo) decides whether training jobs ask for a GPU and on which
+# partition, and sizes those that name nothing. Under the
+# SLURM executor these become --cpus-per-task, --mem, --time, --gpus and --partition; a profile's
+# set-resources still overrides them per rule. Locally, `gpu` counts against `--resources gpu=N` (unlimited
+# when N is not given); which device a job uses is decided at run time by neurodyn.utils.device.pick_device.
+def train_threads():
+    return config["resources"]["train"]["threads"]
+
+
+def train_resources(**overrides):
+    spec = {k: v for k, v in config["resources"]["train"].items() if k != "threads"}
+    spec.update(overrides)
+    if not spec.get("slurm_partition"):
+        spec.pop("slurm_partition", None)  # unset: the profile's default-resources or the cluster's default
+    return spec

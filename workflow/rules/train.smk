@@ -28,9 +28,7 @@ rule erdiff_train_source:
         "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=60,
-        gpu=0,
+        **train_resources(mem_mb=2000, runtime=60),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
@@ -50,9 +48,7 @@ rule erdiff_train_prior:
         "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/prior_{erd_variant}_n{erd_noise}.log",
     threads: 1
     resources:
-        mem_mb=2000,
-        runtime=120,
-        gpu=0,
+        **train_resources(mem_mb=2000, runtime=120),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
@@ -79,9 +75,7 @@ rule metadyn_train:
         "results/logs/metadyn/train/{md_exp}_{md_variant}_seed{md_seed}.log",
     threads: MD.get("threads", 1)
     resources:
-        mem_mb=4000,
-        runtime=720,
-        gpu=0,  # CPU runs here; set gpu=1 in a cluster profile: the device is picked at run time
+        **train_resources(mem_mb=4000, runtime=720),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
@@ -109,9 +103,7 @@ rule dcf_train_ball:
         "results/logs/dcf/train_ball_{dcf_variant}.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=600,
-        gpu=0,
+        **train_resources(mem_mb=4000, runtime=600),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
@@ -130,9 +122,7 @@ rule dcf_train_neural:
         "results/logs/dcf/train_neural_seed{dcf_seed}.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=600,
-        gpu=0,
+        **train_resources(mem_mb=4000, runtime=600),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
@@ -193,9 +183,7 @@ rule dcf_train_user_video:
         "results/logs/dcf/train_video_{dcf_video}.log",
     threads: 1
     resources:
-        mem_mb=8000,
-        runtime=1440,
-        gpu=0,
+        **train_resources(mem_mb=8000, runtime=1440),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:

@@ -21,9 +21,7 @@ rule metadyn_transfer:
         "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=720,
-        gpu=0,
+        **train_resources(mem_mb=4000, runtime=720),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:

@@ -3,16 +3,24 @@
 ``fit`` calls ``step_fn(step, gen)`` for ``n_steps`` steps; ``step_fn`` returns a dict whose ``"loss"`` is
 back-propagated. Batches must be drawn with ``gen`` (a CPU ``torch.Generator``) so that the data order is part
 of the saved state. Every ``checkpoint_every`` steps, and when SIGTERM or SIGUSR1 arrives (what SLURM sends
-before a time limit), the modules, optimiser, generator and global RNG states go to the run record's resume
-file; a restarted job continues from there and ends with the same parameters as an uninterrupted run.
+before a time limit), the modules, optimiser, scheduler, generator and global RNG states (torch, CUDA, NumPy,
+Python) go to the run record's resume file; a restarted job continues from there and ends with the same
+parameters as an uninterrupted run (bit for bit on the same device). A signal stops the job at the next step
+boundary: the state is saved and the process exits with status 75 (``EXIT_PREEMPTED``), which Snakemake treats
+as a failure and resubmits when ``retries`` allow (profiles/slurm). The state is saved once more when the loop
+ends, so a job killed during its evaluation does not train again. The resume file loads on CPU with
+``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import random
 import signal
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from neurodyn.runrecord import RunRecord
@@ -58,7 +66,12 @@ def fit(
     history: list[dict[str, float]] = []
     start = 0
     if record is not None and record.resume_path.exists():
-        state = torch.load(record.resume_path, weights_only=False)
+        state = torch.load(record.resume_path, map_location="cpu", weights_only=True)
+        if sorted(state["modules"]) != sorted(modules):
+            raise RuntimeError(
+                f"{label}: resume file {record.resume_path} holds modules {sorted(state['modules'])}, "
+                f"this run trains {sorted(modules)}; delete it to start over"
+            )
         for name, module in modules.items():
             module.load_state_dict(state["modules"][name])
         optimizer.load_state_dict(state["optimizer"])
@@ -68,7 +81,8 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         if torch.cuda.is_available() and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        start, history = state["step"], state["history"]
+        _set_host_rng(state["host_rng"])
+        start, history = int(state["step"]), list(state["history"])
 
     def save(step: int) -> None:
         if record is None:
@@ -83,6 +97,7 @@ def fit(
                 "generator": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                "host_rng": _get_host_rng(),
                 "history": history,
             },
         )
@@ -92,7 +107,9 @@ def fit(
     def on_signal(signum, _frame):
         stop_requested.append(signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGUSR1)}
+    # signal handlers can only be installed from the main thread; elsewhere rely on periodic checkpoints
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGUSR1)} if in_main else {}
     params = [p for m in modules.values() for p in m.parameters()]
     progress = Progress(n_steps, label, start=start)
     for module in modules.values():
@@ -119,6 +136,8 @@ def fit(
                 progress.update(step + 1, **{k: values[k] for k in list(values)[:3]})
             if checkpoint_every and (step + 1) % checkpoint_every == 0 and step + 1 < n_steps:
                 save(step + 1)
+        if start < n_steps:
+            save(n_steps)  # a kill during evaluation then resumes after training, not before it
     finally:
         progress.close()
         for s, handler in previous.items():
@@ -126,3 +145,20 @@ def fit(
     for module in modules.values():
         module.eval()
     return FitResult(steps=n_steps, resumed_from=start, history=history)
+
+
+def _get_host_rng() -> dict:
+    """Python's and NumPy's global RNG states as tensors and plain values (loadable with weights_only=True)."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    return {
+        "python": [version, torch.tensor(internal, dtype=torch.int64), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+    }
+
+
+def _set_host_rng(state: dict) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(int(v) for v in internal.tolist()), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
