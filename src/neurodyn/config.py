@@ -143,6 +143,13 @@ def check_references(config: Mapping[str, Any], where: str = "config") -> None:
                 raise InputError(where, f"sessions.{name}.source.dandi.dataset", f"one of {sorted(config['datasets'])}", got=dandi["dataset"])
             if dandi["asset"] not in dataset["assets"]:
                 raise InputError(where, f"sessions.{name}.source.dandi.asset", f"one of {sorted(dataset['assets'])}", got=dandi["asset"])
+        locked = session["source"].get("locked")
+        if locked:
+            listed = config.get("unpinned", {}).get(locked["dandiset"], {}).get("assets", [])
+            if locked["path"] not in listed:
+                raise InputError(where, f"sessions.{name}.source.locked.path",
+                                 f"an asset listed in unpinned.{locked['dandiset']}.assets (so `neurodyn lock` pins it)",
+                                 got=locked["path"])
         if "nlb" in session and session["nlb"] not in config["nlb"]:
             raise InputError(where, f"sessions.{name}.nlb", f"one of {sorted(config['nlb'])}", got=session["nlb"])
     for name in config.get("overview", {}).get("sessions", []):

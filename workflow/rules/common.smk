@@ -1,4 +1,4 @@
-# Helpers shared by every rule file: paths, config slices passed to the CLI, and what is available offline.
+# Helpers shared across the workflow (paths, config slices passed to the CLI, what is available offline).
 import json
 import shlex
 from pathlib import Path
@@ -6,8 +6,13 @@ from pathlib import Path
 from neurodyn.data.sources import SessionSources
 
 ENV = "../../envs/neurodyn.yaml"
-RESULTS = "results"
+RAW_DIR = config["dandi"]["raw_dir"]
 SOURCES = SessionSources(config)
+MIRROR_ARG = f"--mirror {shlex.quote(config['mirror'])}" if config["mirror"] else ""
+OFFLINE_ARG = "--offline" if config["offline"] else ""
+# Scorecard fragments (results/scorecard/<paper>.json): each paper's rule file appends the ones it produces;
+# rule `scorecard` (report.smk) joins them with src/neurodyn/report/published/*.yaml.
+SCORECARD_FRAGMENTS = []
 
 
 def as_arg(value):
@@ -16,7 +21,7 @@ def as_arg(value):
 
 
 def session_store(name):
-    return f"{RESULTS}/sessions/{name}.zarr"
+    return f"results/sessions/{name}.zarr"
 
 
 def available_sessions(names):

@@ -3,8 +3,8 @@
 
 wildcard_constraints:
     dandiset="[0-9]{6}",
-    asset_path="sub-[^/]+/.+\\.nwb",
-    session="[A-Za-z0-9_\\-]+",
+    asset_path="sub-[^/]*/[^ ]*[.]nwb",
+    session="[A-Za-z0-9_-]*",
 
 
 localrules:
@@ -14,20 +14,23 @@ localrules:
 
 rule download_asset:
     output:
-        config["dandi"]["raw_dir"] + "/{dandiset}/{asset_path}",
+        f"{RAW_DIR}/{{dandiset}}/{{asset_path}}",
     params:
         asset=lambda w: as_arg(SOURCES.asset_spec(w.dandiset, w.asset_path)),
         dandi=as_arg(config["dandi"]),
-        mirror="--mirror " + shlex.quote(config["mirror"]) if config["mirror"] else "",
+        mirror=MIRROR_ARG,
+        offline=OFFLINE_ARG,
     log:
         "results/logs/download/{dandiset}/{asset_path}.log",
-    retries: 2
+    retries: 1   # one fresh try after a failed verification; network hiccups are retried inside (dandi.retries)
     conda:
         ENV
     shell:
-        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} --out {output} 2> {log}"
+        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} {params.offline} --out {output} 2> {log}"
 
 
+# Not part of `rule all`: run it on purpose, online, once (`snakemake --cores 1 config/dandi.lock.yaml`), and
+# commit the lock file. Without it, locked sessions still download, verified against the archive's metadata.
 rule lock_dandisets:
     output:
         config["dandi"]["lock_file"],
@@ -46,7 +49,7 @@ rule convert_session:
     input:
         lambda w: SOURCES.input_file(w.session),
     output:
-        directory(RESULTS + "/sessions/{session}.zarr"),
+        directory("results/sessions/{session}.zarr"),
     params:
         spec=lambda w: as_arg(SOURCES.convert_spec(w.session)),
     log:

@@ -7,24 +7,25 @@ rule overview_figure:
     input:
         session_store("{session}"),
     output:
-        pdf=report(RESULTS + "/figures/overview/{session}.pdf", caption="../report/overview.rst", category="Data"),
-        png=RESULTS + "/figures/overview/{session}.png",
+        pdf=report("results/figures/overview/{session}.pdf", caption="../report/overview.rst", category="Data"),
+        png="results/figures/overview/{session}.png",
     params:
         trials=config["overview"]["raster_trials"],
+        smooth=config["overview"]["smooth_sd_ms"],
     log:
         "results/logs/figures/overview_{session}.log",
     conda:
         ENV
     shell:
-        "neurodyn overview figure --session {input} --trials {params.trials} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn overview figure --session {input} --trials {params.trials} --smooth-ms {params.smooth} --out {output.pdf} --png {output.png} 2> {log}"
 
 
 rule dataset_table:
     input:
         [session_store(s) for s in OVERVIEW_SESSIONS],
     output:
-        csv=RESULTS + "/tables/overview/datasets.csv",
-        md=report(RESULTS + "/tables/overview/datasets.md", caption="../report/datasets.rst", category="Data"),
+        csv="results/tables/overview/datasets.csv",
+        md=report("results/tables/overview/datasets.md", caption="../report/datasets.rst", category="Data"),
     log:
         "results/logs/tables/datasets.log",
     conda:
@@ -33,9 +34,9 @@ rule dataset_table:
         "neurodyn overview table --sessions {input} --csv {output.csv} --md {output.md} 2> {log}"
 
 
-TARGETS += expand(RESULTS + "/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)
+TARGETS += expand("results/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)
 if OVERVIEW_SESSIONS:
-    TARGETS.append(RESULTS + "/tables/overview/datasets.md")
+    TARGETS.append("results/tables/overview/datasets.md")
 
 
 # === ERDiff ===

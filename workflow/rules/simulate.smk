@@ -4,7 +4,7 @@
 
 rule simulate_session:
     output:
-        RESULTS + "/simulated/{session}.nwb",
+        "results/simulated/{session}.nwb",
     params:
         generator=lambda w: SOURCES.simulation(w.session)["generator"],
         params=lambda w: as_arg(SOURCES.simulation(w.session)["params"]),

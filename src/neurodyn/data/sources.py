@@ -73,7 +73,9 @@ class SessionSources:
         locked = self.lock().get("assets", {}).get(f"{dandiset}/{path}")
         if locked:
             return {"dandiset": dandiset, **locked}
-        version = self.unpinned().get(dandiset, {}).get("version", "draft")
+        # not locked yet: the download resolves it (null version = most recent published, else draft) and
+        # verifies against the archive's own digests
+        version = self.unpinned().get(dandiset, {}).get("version")
         return {"dandiset": dandiset, "version": version, "path": path}
 
     def _dandi_asset(self, session: str) -> dict[str, Any]:
@@ -154,6 +156,9 @@ class SessionSources:
         if Path(self.input_file(session)).exists():
             return None
         if self.config.get("offline"):
+            if not asset.get("sha256"):
+                return (f"offline and {asset['dandiset']}/{asset['path']} is not locked, so no copy can be verified "
+                        "(run `neurodyn lock` online first)")
             if find_in_mirror(self.mirror, asset["path"], asset.get("size")):
                 return None
             return f"offline and {asset['dandiset']}/{asset['path']} is neither downloaded nor in the mirror"
