@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,14 +113,56 @@ def validate(ds: xr.Dataset, where: str | os.PathLike = "session") -> None:
             raise InputError(where, f"attrs.{attr}", f"attribute {attr!r}")
 
 
-def write_session(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically."""
+def write_session(
+    ds: xr.Dataset,
+    path: str | os.PathLike,
+    stream: tuple[list[str], Callable[[int, int], Mapping[str, np.ndarray]]] | None = None,
+) -> Path:
+    """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically.
+
+    stream: ``(names, block)`` for (trial, ...) variables too large to hold whole (a full-size MC_Maze session
+    at 5 ms is 300 MB of spikes): in ``ds`` they are placeholders of the right shape and dtype (e.g.
+    ``np.broadcast_to``, no memory), and ``block(start, stop)`` returns their values for trials [start, stop).
+    They are written one chunk of trials at a time; the store is the same as if ``ds`` had held the values.
+    """
     validate(ds, path)
     path = Path(path)
-    encoding = {v: {"chunks": _chunks(ds[v])} for v in ds.data_vars}
+    names = list(stream[0]) if stream else []
+    rest = ds.drop_vars(names)
+    encoding = {v: {"chunks": _chunks(rest[v])} for v in rest.data_vars}
     with atomic_path(path) as tmp:
-        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
+        rest.to_zarr(tmp, mode="w", consolidated=not names, zarr_format=2, encoding=encoding)
+        if names:
+            _write_streamed(ds, names, stream[1], tmp)
     return path
+
+
+def _write_streamed(ds: xr.Dataset, names: list[str], block, tmp: Path) -> None:
+    import zarr
+
+    group = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
+    n_trial = ds.sizes["trial"]
+    step = min(_chunks(ds[name])[0] for name in names)  # one trial chunking for all: each block fills whole chunks
+    arrays = {}
+    for name in names:
+        var = ds[name]
+        if var.dims[0] != "trial":
+            raise ValueError(f"streamed variable {name} must have trial as its first dimension, not {var.dims}")
+        # what xarray writes for a float variable: dims and the non-dimension coordinates sharing its dims
+        coords = sorted(c for c in ds.coords if c not in ds.dims and set(ds[c].dims) <= set(var.dims))
+        attrs = {**var.attrs, "_ARRAY_DIMENSIONS": list(var.dims)}
+        if coords:
+            attrs["coordinates"] = " ".join(coords)
+        arrays[name] = group.create_array(
+            name, shape=var.shape, chunks=(step, *var.shape[1:]), dtype=var.dtype,
+            fill_value=np.nan if var.dtype.kind == "f" else None, attributes=attrs,
+        )
+    for start in range(0, n_trial, step):
+        stop = min(n_trial, start + step)
+        values = block(start, stop)
+        for name in names:
+            arrays[name][start:stop] = values[name]
+    zarr.consolidate_metadata(str(tmp), zarr_format=2)
 
 
 def _chunks(var: xr.DataArray) -> tuple[int, ...]:

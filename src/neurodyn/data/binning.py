@@ -91,10 +91,39 @@ def count_spikes(
     return counts, mask
 
 
-def fir_coefficients(q: int) -> np.ndarray:
-    from scipy.signal import firwin
+def window_entries(ms: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every (spike, window, bin) incidence, for many spikes and windows at once.
 
-    return firwin(FIR_TAPS + 1, 1.0 / q, window="hamming")
+    ms: (S,) 1 ms bin of each (observed) spike; first: (T,) first bin index (k-ms bins) of each window; windows
+    have ``n_bins`` bins and may overlap (a spike then counts in each window that holds it). Returns
+    ``spike`` (E,) index into ``ms`` and ``flat`` (E,) = window * n_bins + bin in window. Cost O(S log T):
+    the windows holding k-ms bin b are those with b - n_bins < first <= b, a contiguous run of the sorted firsts.
+    """
+    b = np.asarray(ms, np.int64) // int(bin_ms)
+    order = np.argsort(first, kind="stable")
+    fs = np.asarray(first, np.int64)[order]
+    lo = np.searchsorted(fs, b - n_bins + 1, side="left")
+    n = np.searchsorted(fs, b, side="right") - lo
+    n = np.maximum(n, 0)
+    spike = np.repeat(np.arange(len(b)), n)
+    if spike.size == 0:
+        return spike, np.zeros(0, np.int64)
+    k = np.arange(spike.size) - np.repeat(np.cumsum(n) - n, n)  # rank of the window within the spike's run
+    window = order[lo[spike] + k]
+    return spike, window * n_bins + (b[spike] - first[window])
+
+
+def fir_coefficients(q: int) -> np.ndarray:
+    """scipy.signal.firwin(501, 1/q, window="hamming") (what decimate uses), without importing scipy.signal.
+
+    Windowed-sinc low-pass with cutoff 1/q (Nyquist = 1) and a symmetric Hamming window, scaled to unit gain at
+    DC — firwin's algorithm for a low-pass (``pass_zero=True, scale=True``); importing scipy.signal costs more
+    than a whole conversion. Checked against scipy in tests/unit/test_convert_binning.py.
+    """
+    n = FIR_TAPS + 1
+    m = np.arange(n) - (n - 1) / 2.0
+    h = (1.0 / q) * np.sinc((1.0 / q) * m) * np.hamming(n)
+    return h / h.sum()
 
 
 def resample_windows(
@@ -135,6 +164,14 @@ def resample_windows(
         i0 = np.searchsorted(g, lo_grid, side="left")
         i1 = np.searchsorted(g, hi_grid, side="left")
     max_samples = max(1, block_bytes // (8 * max(n_channels, 1)))
+    edges = half + q * np.arange(n_bins)
+    # The filter as a (n_bins, L) matrix over a window's L samples: all complete windows of a block are then
+    # filtered by one matrix product (the per-window loop below is kept for windows with gaps or NaNs).
+    length = (n_bins - 1) * q + 2 * half + 1
+    fir = np.zeros((n_bins, length)) if half else None
+    for i, e in enumerate(edges if half else []):
+        fir[i, e - half : e + half + 1] = h
+    fir_t = None if fir is None else np.ascontiguousarray(fir.T)
     order = np.argsort(i0, kind="stable")
     k = 0
     while k < n_trials:
@@ -146,8 +183,26 @@ def resample_windows(
             members.append(order[k])
             k += 1
         block = read(int(b0), int(b1)) if b1 > b0 else np.zeros((0, n_channels))
+        members = np.asarray(members)
+        complete = (i1[members] - i0[members]) == length  # every sample of the window is present (no gap, no edge)
+        if complete.any():
+            done = members[complete]
+            clean = np.ones(len(done), bool)
+            if np.isnan(block).any():  # a window is clean when none of its samples is NaN
+                nan_rows = np.concatenate([[0], np.cumsum(np.isnan(block).any(axis=1))])
+                clean = nan_rows[i1[done] - b0] == nan_rows[i0[done] - b0]
+            if clean.any() and not half:
+                sel = done[clean]
+                out[sel] = block[(i0[sel] - b0)[:, None] + edges[None, :]]
+            elif clean.any():
+                # one channel at a time, the gathered windows are the rows of one matrix product:
+                # (W, L) @ (L, n_bins) -> (W, n_bins)
+                sel = done[clean]
+                idx = (i0[sel] - b0)[:, None] + np.arange(length)[None, :]
+                for c in range(n_channels):
+                    out[sel, :, c] = np.take(block[:, c], idx) @ fir_t
+            members = np.concatenate([members[~complete], done[~clean]])
         for t in members:
-            length = int(hi_grid[t] - lo_grid[t])
             local = np.full((length, n_channels), np.nan)
             if i1[t] > i0[t]:
                 if g is None:
@@ -155,7 +210,6 @@ def resample_windows(
                 else:
                     pos = g[i0[t] : i1[t]] - lo_grid[t]
                 local[pos] = block[i0[t] - b0 : i1[t] - b0]
-            edges = half + q * np.arange(n_bins)
             missing = np.isnan(local[edges])
             if half:
                 local = _fill_nans(local)

@@ -133,6 +133,11 @@ class NWBReader:
         return len(self.unit_ids)
 
     @property
+    def spike_offsets(self) -> np.ndarray:
+        """(n_units + 1,) offsets of each unit's spike times in the ragged column."""
+        return self._spk_index
+
+    @property
     def n_spikes(self) -> int:
         return int(self._spk_index[-1])
 
@@ -140,6 +145,18 @@ class NWBReader:
         """Spike times of unit ``i`` (row number), seconds, float64 (one contiguous read)."""
         a, b = self._spk_index[i], self._spk_index[i + 1]
         return self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
+
+    def spike_times_of(self, u0: int, u1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spike times of units [u0, u1) in one contiguous read: (S,) seconds float64 and (u1 - u0 + 1,) offsets
+        (unit u0 + i owns times[offsets[i]:offsets[i + 1]])."""
+        a, b = self._spk_index[u0], self._spk_index[u1]
+        times = self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
+        return times, self._spk_index[u0 : u1 + 1] - a
+
+    def all_obs_intervals(self) -> list[np.ndarray]:
+        """(n_intervals, 2) [start, stop] seconds of every unit (one read of the ragged column)."""
+        flat = self.read("units/obs_intervals", "units/obs_intervals", "intervals").astype(np.float64)
+        return [flat[self._obs_index[i] : self._obs_index[i + 1]] for i in range(self.n_units)]
 
     def obs_intervals(self, i: int) -> np.ndarray:
         """(n_intervals, 2) [start, stop] seconds of unit ``i``."""
