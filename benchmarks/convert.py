@@ -61,17 +61,35 @@ def nlb_python(explicit: str | None) -> Path:
     return py
 
 
+# Runs the command as its own child and reports that child's peak RSS. A tiny interpreter does the fork: Linux
+# carries a process's RSS high-water mark across exec, so a child forked straight from this (large) process would
+# report at least this process's size.
+_SPAWN = """
+import json, os, sys
+fd, cmd = int(sys.argv[1]), sys.argv[2:]
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    os.execvp(cmd[0], cmd)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, json.dumps({"maxrss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}).encode())
+"""
+
+
 def run_measured(cmd: list[str], env: dict | None = None) -> dict:
-    """Run ``cmd`` as a child; wall seconds, peak RSS (bytes) of that child alone, exit status, stderr tail."""
+    """Run ``cmd``; wall seconds, peak RSS (bytes) of that process alone, exit status, stderr tail."""
+    read_fd, write_fd = os.pipe()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    # read stderr before waiting (a full pipe would block the child); wait4 gives this child's own rusage
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.Popen([sys.executable, "-S", "-c", _SPAWN, str(write_fd), *cmd], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, pass_fds=(write_fd,))
+    os.close(write_fd)
+    err = proc.stderr.read()  # before waiting: a full pipe would block the child
+    proc.wait()
     wall = time.perf_counter() - t0
-    rss = usage.ru_maxrss * (1024 if platform.system() == "Linux" else 1)
-    return {"wall_s": wall, "peak_rss_bytes": int(rss), "returncode": proc.returncode,
+    with os.fdopen(read_fd, "rb") as fh:
+        info = json.loads(fh.read() or b'{"maxrss_kb": 0, "code": -1}')
+    rss = info["maxrss_kb"] * (1024 if platform.system() == "Linux" else 1)
+    return {"wall_s": wall, "peak_rss_bytes": int(rss), "returncode": info["code"],
             "stderr_tail": err.decode("utf-8", "replace").strip().splitlines()[-3:]}
 
 
