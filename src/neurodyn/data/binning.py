@@ -138,6 +138,7 @@ def resample_windows(
     decimate: bool,
     block_bytes: int = 64 << 20,
     regular_start: int | None = None,
+    read_windows: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> np.ndarray:
     """A continuous signal at each window's bin left edges.
 
@@ -145,7 +146,9 @@ def resample_windows(
     regular (``regular_start`` = grid index of sample 0) or ``grid_index()`` returns each sample's grid index
     (sorted). ``read(i0, i1)`` returns samples [i0, i1) as (i1 - i0, n_channels). first_grid: (T,) grid index of
     each window's first edge. Returns (T, n_bins, n_channels) float32 (NaN where the edge sample is missing).
-    Samples are read in blocks of at most ``block_bytes`` covering consecutive windows.
+    Samples are read in blocks of at most ``block_bytes`` covering consecutive windows. With
+    ``read_windows(starts, L)`` -> (W, L, C) (one read of just those samples, e.g. an HDF5 hyperslab union),
+    complete non-overlapping windows are read and filtered without reading the samples between them.
     """
     n_trials = len(first_grid)
     out = np.full((n_trials, n_bins, n_channels), np.nan, np.float32)
@@ -172,7 +175,11 @@ def resample_windows(
     for i, e in enumerate(edges if half else []):
         fir[i, e - half : e + half + 1] = h
     fir_t = None if fir is None else np.ascontiguousarray(fir.T)
-    order = np.argsort(i0, kind="stable")
+    todo = np.arange(n_trials)
+    if read_windows is not None and half:
+        todo = _filter_read_windows(read_windows, out, i0, i1, length, fir_t, n_channels)
+    order = todo[np.argsort(i0[todo], kind="stable")]
+    n_trials = len(order)
     k = 0
     while k < n_trials:
         b0, b1 = i0[order[k]], i1[order[k]]
@@ -220,6 +227,23 @@ def resample_windows(
             values[missing] = np.nan
             out[t] = values
     return out
+
+
+def _filter_read_windows(read_windows, out, i0, i1, length, fir_t, n_channels, batch: int = 512) -> np.ndarray:
+    """Filter the complete, NaN-free, non-overlapping windows from direct reads; returns the windows left to do."""
+    complete = np.flatnonzero((i1 - i0) == length)
+    complete = complete[np.argsort(i0[complete], kind="stable")]
+    if complete.size == 0 or np.any(np.diff(i0[complete]) < length):
+        return np.arange(len(i0))  # overlapping windows: the block path reads each sample once instead
+    left = [np.setdiff1d(np.arange(len(i0)), complete)]
+    for a in range(0, complete.size, batch):
+        sel = complete[a : a + batch]
+        windows = read_windows(i0[sel], length)  # (W, L, C)
+        clean = ~np.isnan(windows).any(axis=(1, 2))
+        left.append(sel[~clean])
+        for c in range(n_channels):
+            out[sel[clean], :, c] = windows[clean, :, c] @ fir_t
+    return np.sort(np.concatenate(left))
 
 
 def _fill_nans(x: np.ndarray) -> np.ndarray:

@@ -405,8 +405,10 @@ def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache, path=
         raise err
     q = int(round(q))
     read = lambda i0, i1: nwb.series_data(info, i0, i1)  # noqa: E731
+    windows = lambda starts, length: nwb.series_windows(info, starts, length)  # noqa: E731
     return binning.resample_windows(None if grid is None else (lambda: grid), read, info.n_samples, info.n_channels,
-                                    first * q, n_bins, q, decimate=decimate, regular_start=regular_start)
+                                    first * q, n_bins, q, decimate=decimate, regular_start=regular_start,
+                                    read_windows=windows)
 
 
 def _timestamp_grid(nwb, info, chunk: int = 1 << 20):

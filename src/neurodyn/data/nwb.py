@@ -229,6 +229,29 @@ class NWBReader:
         values = self.read(f"{info.path}/data", info.path, "TimeSeries data", np.s_[start:stop])
         return np.asarray(values, dtype=np.float64).reshape(stop - start, info.n_channels)
 
+    def series_windows(self, info: SeriesInfo, starts: np.ndarray, length: int) -> np.ndarray:
+        """(W, length, n_channels) float64: samples [s, s + length) for each start, in one HDF5 read of a union of
+        hyperslabs (only those samples are read). ``starts`` sorted, windows not overlapping, inside the data."""
+        ds = self._dataset(f"{info.path}/data", info.path, "TimeSeries data")
+        starts = np.asarray(starts, np.int64)
+        out = np.empty((len(starts) * length, info.n_channels), np.float64)
+        if len(starts) == 0:
+            return out.reshape(0, length, info.n_channels)
+        try:
+            space = ds.id.get_space()
+            space.select_none()
+            for s in starts:
+                if ds.ndim == 1:
+                    space.select_hyperslab((int(s),), (length,), op=h5py.h5s.SELECT_OR)
+                else:
+                    space.select_hyperslab((int(s),) + (0,) * (ds.ndim - 1), (length, *ds.shape[1:]), op=h5py.h5s.SELECT_OR)
+            mem = h5py.h5s.create_simple((out.shape[0],) + tuple(ds.shape[1:]))
+            target = out if ds.ndim == 2 else out.reshape((out.shape[0],) + tuple(ds.shape[1:]))
+            ds.id.read(mem, space, target, mtype=h5py.h5t.py_create(np.dtype(np.float64)))
+        except (OSError, RuntimeError, ValueError) as err:
+            raise InputError(self.path, info.path, f"TimeSeries data, readable — {_short(err)}") from err
+        return out.reshape(len(starts), length, info.n_channels)
+
     def notes(self) -> str:
         if "general/notes" not in self.h5:
             return ""
