@@ -40,8 +40,10 @@ def scratch_copy(dest: Path) -> Path:
         files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
         names = [f.decode() for f in files if f]
     except (OSError, subprocess.CalledProcessError):
-        skip = {"results", ".snakemake", ".git", "data", ".venv", "out", ".nlbenv"}
-        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file() and not (set(p.relative_to(ROOT).parts) & skip)]
+        top = {"results", ".snakemake", ".git", "data", ".venv", ".pytest_cache"}
+        names = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if p.is_file()
+                 and p.relative_to(ROOT).parts[0] not in top and "__pycache__" not in p.parts
+                 and not p.relative_to(ROOT).as_posix().startswith(("benchmarks/out/", "benchmarks/.nlbenv/"))]
     for name in names:
         src = ROOT / name
         if src.is_file():

@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print("no rules in workflow/rules/train.smk or align.smk in this checkout (the models are not merged "
                   "yet): nothing to time")
         else:
-            bases = {"demo": (["--profile", "profiles/demo"], []), "paper": (["--cores", "2"], ["offline=true"])}
+            bases = {"demo": (["--profile", "profiles/demo"], []), "paper": (["--cores", "2"], ["offline=True"])}
             for config in args.configs:
                 for device, amp in devices():
                     log = tmp / f"{config}-{device}-{int(amp)}.jsonl"
