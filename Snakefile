@@ -17,6 +17,7 @@ except InputError as err:
 TARGETS = []
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/plans.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/train.smk"

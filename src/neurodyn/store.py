@@ -11,6 +11,10 @@ Layout (``xarray.open_zarr``-readable; DESIGN.md contract 1):
 - optional ``observations`` (trial, time, channel): continuous observations (video frames, Bernoulli data).
 - coords ``trial`` (trial ids), ``time`` (ms of each bin's left edge, relative to the alignment event),
   ``unit`` (unit ids), ``heldout`` (unit) bool, ``split`` (trial) str, ``condition`` (trial) str.
+- written by ``neurodyn convert`` (see ``neurodyn.data.convert``): ``<behaviour>_lagged`` (the NLB decoding
+  target: the benchmark's behaviour field over the window shifted by ``attrs.behaviour_lag_ms``), coord
+  ``window_start_s`` (trial: session-clock time of the first bin edge), coords ``latent`` / ``channel`` for
+  simulations, attrs ``nlb`` (the window definition), ``condition_fields``, ``dropped_trials`` and notes.
 - attrs: ``bin_ms``, ``align_event``, ``window_ms`` [start, stop], ``source`` (dict: dandiset, version, asset path,
   sha256 — or simulator and parameters), ``converter_version``, ``name``.
 """
@@ -114,55 +118,23 @@ def validate(ds: xr.Dataset, where: str | os.PathLike = "session") -> None:
 
 
 def write_session(
-    ds: xr.Dataset,
-    path: str | os.PathLike,
-    stream: tuple[list[str], Callable[[int, int], Mapping[str, np.ndarray]]] | None = None,
+    ds: xr.Dataset, path: str | os.PathLike, *, fill: Callable[[Path, Mapping[str, tuple[int, ...]]], None] | None = None
 ) -> Path:
     """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically.
 
-    stream: ``(names, block)`` for (trial, ...) variables too large to hold whole (a full-size MC_Maze session
-    at 5 ms is 300 MB of spikes): in ``ds`` they are placeholders of the right shape and dtype (e.g.
-    ``np.broadcast_to``, no memory), and ``block(start, stop)`` returns their values for trials [start, stop).
-    They are written one chunk of trials at a time; the store is the same as if ``ds`` had held the values.
+    ``fill(tmp, chunks)``, when given, runs after ``ds`` is written and before the store is renamed into place:
+    it may overwrite variables region by region (``zarr.open_array(tmp / var, mode="r+")[a:b] = ...``), so a
+    large variable can be built block-wise — ``ds`` then holds a zero-memory placeholder for it, e.g.
+    ``np.broadcast_to(np.float32(np.nan), shape)``. ``chunks`` maps each variable to its chunk shape.
     """
     validate(ds, path)
     path = Path(path)
-    names = list(stream[0]) if stream else []
-    rest = ds.drop_vars(names)
-    encoding = {v: {"chunks": _chunks(rest[v])} for v in rest.data_vars}
+    encoding = {v: {"chunks": _chunks(ds[v])} for v in ds.data_vars}
     with atomic_path(path) as tmp:
-        rest.to_zarr(tmp, mode="w", consolidated=not names, zarr_format=2, encoding=encoding)
-        if names:
-            _write_streamed(ds, names, stream[1], tmp)
+        ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
+        if fill is not None:
+            fill(tmp, {v: enc["chunks"] for v, enc in encoding.items()})
     return path
-
-
-def _write_streamed(ds: xr.Dataset, names: list[str], block, tmp: Path) -> None:
-    import zarr
-
-    group = zarr.open_group(str(tmp), mode="r+", zarr_format=2)
-    n_trial = ds.sizes["trial"]
-    step = min(_chunks(ds[name])[0] for name in names)  # one trial chunking for all: each block fills whole chunks
-    arrays = {}
-    for name in names:
-        var = ds[name]
-        if var.dims[0] != "trial":
-            raise ValueError(f"streamed variable {name} must have trial as its first dimension, not {var.dims}")
-        # what xarray writes for a float variable: dims and the non-dimension coordinates sharing its dims
-        coords = sorted(c for c in ds.coords if c not in ds.dims and set(ds[c].dims) <= set(var.dims))
-        attrs = {**var.attrs, "_ARRAY_DIMENSIONS": list(var.dims)}
-        if coords:
-            attrs["coordinates"] = " ".join(coords)
-        arrays[name] = group.create_array(
-            name, shape=var.shape, chunks=(step, *var.shape[1:]), dtype=var.dtype,
-            fill_value=np.nan if var.dtype.kind == "f" else None, attributes=attrs,
-        )
-    for start in range(0, n_trial, step):
-        stop = min(n_trial, start + step)
-        values = block(start, stop)
-        for name in names:
-            arrays[name][start:stop] = values[name]
-    zarr.consolidate_metadata(str(tmp), zarr_format=2)
 
 
 def _chunks(var: xr.DataArray) -> tuple[int, ...]:

@@ -42,8 +42,175 @@ if OVERVIEW_SESSIONS:
 # === ERDiff ===
 
 
+rule erdiff_table1:
+    input:
+        erd_table_runs(ERD_PAIRS_REAL),
+    output:
+        csv="results/tables/erdiff/table1_alignment.csv",
+        md="results/tables/erdiff/table1_alignment.md",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/tables/erdiff_table1.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn table erdiff-table1 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+rule erdiff_table2:
+    input:
+        erd_table_runs(ERD_PAIRS_REAL[:1]),
+    output:
+        csv="results/tables/erdiff/table2_cost.csv",
+        md="results/tables/erdiff/table2_cost.md",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/tables/erdiff_table2.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn table erdiff-table2 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+
+
+rule erdiff_synthetic:
+    input:
+        runs=erd_table_runs(ERD_PAIRS_SYN),
+        sources=[erd_run(p, erd_dim(p), s, "source") for p in ERD_PAIRS_SYN for s in erd_seeds(p)],
+    output:
+        csv="results/tables/erdiff/synthetic_nll_kld.csv",
+        md="results/tables/erdiff/synthetic_nll_kld.md",
+        pdf="results/figures/erdiff/fig3_synthetic.pdf",
+        png="results/figures/erdiff/fig3_synthetic.png",
+    params:
+        spec=erd_spec(),
+        sim=lambda w: as_arg(SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"]) if ERD_PAIRS_SYN else "{}",
+    log:
+        "results/logs/figures/erdiff_synthetic.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-synthetic --runs {input.runs} --sources {input.sources} --spec {params.spec} --sim {params.sim}"
+        " --csv {output.csv} --md {output.md} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule erdiff_latents_figure:
+    input:
+        unpack(erd_latents_inputs),
+    output:
+        pdf="results/figures/erdiff/fig4_latents.pdf",
+        png="results/figures/erdiff/fig4_latents.png",
+    params:
+        spec=erd_spec(),
+    log:
+        "results/logs/figures/erdiff_latents.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-latents --source-run {input.source} --runs {input.runs} --spec {params.spec}"
+        " --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule erdiff_robustness_figure:
+    input:
+        erd_robustness_runs() if ERD.get("robustness", {}).get("pair") in ERD_PAIRS_REAL else [],
+    output:
+        pdf="results/figures/erdiff/fig2_robustness.pdf",
+        png="results/figures/erdiff/fig2_robustness.png",
+    params:
+        spec=lambda w: as_arg({**ERD["robustness"], "main_dim": erd_dim(ERD["robustness"]["pair"]), "main_noise": ERD["prior"]["noise_scale"]}),
+    log:
+        "results/logs/figures/erdiff_robustness.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure erdiff-robustness --runs {input} --spec {params.spec} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+if ERD:
+    TARGETS += ["results/tables/erdiff/table1_alignment.md", "results/tables/erdiff/table2_cost.md"]
+    if ERD_PAIRS_SYN:
+        TARGETS.append("results/figures/erdiff/fig3_synthetic.pdf")
+    if ERD["latents_figure"]["pair"] in ERD_PAIRS_REAL:
+        TARGETS.append("results/figures/erdiff/fig4_latents.pdf")
+    if ERD["robustness"]["pair"] in ERD_PAIRS_REAL:
+        TARGETS.append("results/figures/erdiff/fig2_robustness.pdf")
+
+
 # === Meta-dynamical SSM ===
+# Figures 2–5, few-shot curves and tables; each reads run records named in a JSON manifest (one CLI arg).
+rule metadyn_figure:
+    input:
+        lambda w: md_inputs(MD_NAME_TO_WHICH[w.md_fig]),
+    output:
+        pdf="results/figures/metadyn/{md_fig}.pdf",
+        png="results/figures/metadyn/{md_fig}.png",
+    params:
+        which=lambda w: MD_NAME_TO_WHICH[w.md_fig],
+        manifest=lambda w: as_arg(md_manifest(MD_NAME_TO_WHICH[w.md_fig])),
+        caption=lambda w: shlex.quote(MD_FIGURES[MD_NAME_TO_WHICH[w.md_fig]][1]),
+    wildcard_constraints:
+        md_fig="|".join(name for name, _ in MD_FIGURES.values()),
+    log:
+        "results/logs/metadyn/figure_{md_fig}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure metadyn {params.which} --manifest {params.manifest} --caption {params.caption} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+rule metadyn_fewshot_tables:
+    input:
+        md_inputs("fewshot"),
+    output:
+        recon_csv="results/tables/metadyn/fewshot_recon.csv",
+        recon_md="results/tables/metadyn/fewshot_recon.md",
+        forecast_csv="results/tables/metadyn/fewshot_forecast.csv",
+        forecast_md="results/tables/metadyn/fewshot_forecast.md",
+    params:
+        manifest=as_arg(md_manifest("fewshot")),
+    log:
+        "results/logs/metadyn/fewshot_tables.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn table metadyn fewshot --manifest {params.manifest} --recon-csv {output.recon_csv} --recon-md {output.recon_md}"
+        " --forecast-csv {output.forecast_csv} --forecast-md {output.forecast_md} 2> {log}"
+
+
+for _which, (_name, _) in MD_FIGURES.items():
+    if MD_BUILD[_which]:
+        TARGETS += [f"results/figures/metadyn/{_name}.pdf", f"results/figures/metadyn/{_name}.png"]
+if MD_BUILD["fewshot"]:
+    TARGETS += expand("results/tables/metadyn/fewshot_{m}.{ext}", m=["recon", "forecast"], ext=["csv", "md"])
 
 
 # === DCF ===
+# DCF figures: the ball (frames, simulated latent loops, rMAE, comparison latents, d_i with K_eff) and the neural
+# data (mean latent trajectories by reach direction beside the comparison models, cross-seed stability).
+rule dcf_figure:
+    input:
+        runs=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["runs"],
+        baselines=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["baselines"],
+        sessions=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["sessions"],
+    output:
+        pdf="results/figures/dcf/{dcf_figure}.pdf",
+        png="results/figures/dcf/{dcf_figure}.png",
+    wildcard_constraints:
+        dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",
+    params:
+        fig=DCF_FIGURE_PARAMS,
+        baselines=lambda w, input: ("--baseline-runs " + " ".join(input.baselines)) if input.baselines else "",
+        sessions=lambda w, input: ("--sessions " + " ".join(input.sessions)) if input.sessions else "",
+    log:
+        "results/logs/dcf/figure_{dcf_figure}.log",
+    conda:
+        ENV
+    shell:
+        "neurodyn figure dcf {wildcards.dcf_figure} --runs {input.runs} {params.baselines} {params.sessions} --params {params.fig} --out {output.pdf} --png {output.png} 2> {log}"
+
+
+TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_figure_ok(w)]
+
 

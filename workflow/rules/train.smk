@@ -1,10 +1,204 @@
 # Train stage. Each paper keeps its rules in its own block below.
 
 # === ERDiff ===
+# Run records: results/runs/erdiff/{pair}/d{dim}/s{seed}/{source | prior_<variant>_n<noise> | <method>_n<noise>}.
+# dim = latent dimension, noise = the diffusion prior's noise scale: the main table uses the configured values,
+# the robustness figure varies them. One job per model x seed (parallel on SLURM); resources gpu=0 on CPU is fine
+# (pick_device takes a GPU when the job has one).
+
+
+wildcard_constraints:
+    erd_pair="[A-Za-z0-9_]+",
+    erd_dim="[0-9]+",
+    erd_seed="[0-9]+",
+    erd_noise="[0-9.]+(e-?[0-9]+)?",
+    erd_variant="full|wo_s|wo_t",
+    erd_method="no_align|cycle_gan|jsdm|sasa|dann|rdammd|daf|erdiff_wo_s|erdiff_wo_t|erdiff",
+
+
+rule erdiff_train_source:
+    input:
+        lambda w: session_store(erd_pair(w.erd_pair)["source"]),
+    output:
+        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source"),
+    params:
+        p=lambda w: as_arg({"vae": erd_vae(w.erd_pair, w.erd_dim), "behaviour": erd_pair(w.erd_pair)["behaviour"], "device": config["device"]}),
+        seed=lambda w: erd_seed(w.erd_pair, w.erd_seed),
+    log:
+        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train erdiff-source --session {input} --params {params.p} --seed {params.seed} --out {output} 2> {log}"
+
+
+rule erdiff_train_prior:
+    input:
+        session=lambda w: session_store(erd_pair(w.erd_pair)["source"]),
+        source="results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source",
+    output:
+        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/prior_{erd_variant}_n{erd_noise}"),
+    params:
+        p=lambda w: as_arg({"prior": {**ERD["prior"], "noise_scale": float(w.erd_noise)}, "behaviour": erd_pair(w.erd_pair)["behaviour"], "device": config["device"]}),
+        seed=lambda w: erd_seed(w.erd_pair, w.erd_seed),
+    log:
+        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/prior_{erd_variant}_n{erd_noise}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train erdiff-prior --session {input.session} --source-run {input.source} --variant {wildcards.erd_variant}"
+        " --params {params.p} --seed {params.seed} --out {output} 2> {log}"
 
 
 # === Meta-dynamical SSM ===
+wildcard_constraints:
+    md_exp="[A-Za-z0-9_]+",
+    md_variant="meta|input|shared|single",
+    md_seed="[0-9]+",
+
+
+rule metadyn_train:
+    input:
+        lambda w: [session_store(s) for s in MD_EXP[w.md_exp]["sessions"]],
+    output:
+        directory("results/runs/metadyn/train/{md_exp}/{md_variant}/seed{md_seed}"),
+    params:
+        p=lambda w: as_arg(md_train_params(w.md_exp, w.md_variant)),
+        seed=lambda w: _md_seed(config["seed"], "metadyn", w.md_exp, w.md_seed),
+    log:
+        "results/logs/metadyn/train/{md_exp}_{md_variant}_seed{md_seed}.log",
+    threads: MD.get("threads", 1)
+    resources:
+        mem_mb=4000,
+        runtime=720,
+        gpu=0,  # CPU runs here; set gpu=1 in a cluster profile: the device is picked at run time
+    conda:
+        ENV
+    shell:
+        "neurodyn train metadyn --sessions {input} --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
 
 
 # === DCF ===
+# DCF (Wei et al. 2026): the ball (per nested-dropout variant), neural data (per seed), comparison models.
+# Training rules run on CPU or one GPU (resources gpu=0 on CPU machines; the device is picked at run time).
+wildcard_constraints:
+    dcf_variant="[A-Za-z0-9]+",
+    dcf_seed="[0-9]+",
+    dcf_method="vae|lfads|dmd|cebra|tphate|pca",
+
+
+rule dcf_train_ball:
+    input:
+        session_store(DCF["ball"]["session"]),
+    output:
+        directory("results/runs/dcf/ball_{dcf_variant}"),
+    params:
+        fit=lambda w: dcf_ball_params(w.dcf_variant),
+        device=config["device"],
+    log:
+        "results/logs/dcf/train_ball_{dcf_variant}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf --kind video --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+
+
+rule dcf_train_neural:
+    input:
+        [session_store(s) for s in DCF["neural"]["sessions"]],
+    output:
+        directory("results/runs/dcf/neural_dcf_seed{dcf_seed}"),
+    params:
+        fit=dcf_fit_params(DCF["neural"], data=DCF["neural"]["data"]),
+        device=config["device"],
+    log:
+        "results/logs/dcf/train_neural_seed{dcf_seed}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf --kind neural --params {params.fit} --sessions {input} --seed {wildcards.dcf_seed} --device {params.device} --out {output} 2> {log}"
+
+
+rule dcf_baseline_neural:
+    input:
+        [session_store(s) for s in DCF["neural"]["sessions"]],
+    output:
+        directory("results/runs/dcf/neural_{dcf_method}"),
+    params:
+        fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        device=config["device"],
+    log:
+        "results/logs/dcf/baseline_neural_{dcf_method}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind neural --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+
+
+rule dcf_baseline_ball:
+    input:
+        session_store(DCF["ball"]["session"]),
+    output:
+        directory("results/runs/dcf/ball_baseline_{dcf_method}"),
+    params:
+        fit=as_arg({"data": None, **DCF["baselines"]}),
+        device=config["device"],
+    log:
+        "results/logs/dcf/baseline_ball_{dcf_method}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind video --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+
+
+rule dcf_train_user_video:
+    input:
+        lambda w: DCF["user_video"][w.dcf_video]["frames"],
+    output:
+        directory("results/runs/dcf/video_{dcf_video}"),
+    params:
+        fit=lambda w: dcf_user_params(w.dcf_video),
+        device=config["device"],
+    log:
+        "results/logs/dcf/train_video_{dcf_video}.log",
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=1440,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf --kind video --params {params.fit} --frames {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+
 

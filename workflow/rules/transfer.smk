@@ -4,6 +4,30 @@
 
 
 # === Meta-dynamical SSM ===
+# Few-shot transfer to the held-out recordings: one job per (experiment, variant, seed) covers every target and k.
+
+
+rule metadyn_transfer:
+    input:
+        targets=lambda w: [session_store(s) for s in MD_EXP[w.md_exp]["targets"]],
+        pretrained=lambda w: [] if w.md_variant == "single" else [md_run("train", w.md_exp, w.md_variant, w.md_seed)],
+    output:
+        directory("results/runs/metadyn/transfer/{md_exp}/{md_variant}/seed{md_seed}"),
+    params:
+        p=lambda w: as_arg(md_transfer_params(w.md_exp, w.md_variant)),
+        pretrained=lambda w, input: f"--pretrained {input.pretrained[0]}" if input.pretrained else "",
+        seed=lambda w: _md_seed(config["seed"], "metadyn", w.md_exp, w.md_seed),
+    log:
+        "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=720,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn transfer metadyn --targets {input.targets} {params.pretrained} --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
 
 
 # === DCF ===

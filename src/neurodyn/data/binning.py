@@ -33,6 +33,7 @@ from collections.abc import Callable
 import numpy as np
 
 FIR_TAPS = 500  # nlb_tools' decimate(..., n=500): 501 coefficients, +-250 samples of support
+HISTOGRAM_MAX_BINS = 1 << 22  # one bincount over the windows' span up to 4 M bins (32 MB of int64), else searchsorted
 
 
 def seconds_to_us(t: np.ndarray) -> np.ndarray:
@@ -74,55 +75,48 @@ def observed(ms_index: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     return (j >= 0) & (ms_index < hi_max[np.maximum(j, 0)])
 
 
+def window_offsets(first: np.ndarray, n_bins: int) -> np.ndarray:
+    """(T, n_bins) bin index of every window bin relative to the earliest window (shared by all units)."""
+    return (first - first.min())[:, None] + np.arange(n_bins)[None, :]
+
+
 def count_spikes(
-    spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray,
+    offsets: np.ndarray | None = None,
+) -> np.ndarray:
     """Counts of one unit in every window at once.
 
-    spike_times_s: (S,) seconds; first: (T,) first bin index per window; n_bins: bins per window;
-    lo, hi: the unit's observed 1 ms bins. Returns counts (T, n_bins) int64 and observed-bin mask (T, n_bins).
+    spike_times_s: (S,) seconds; first: (T,) first bin index per window; n_bins: bins per window; lo, hi: the
+    unit's observed 1 ms bins (spikes in unobserved milliseconds are dropped, as nlb_tools' NaN-then-sum does).
+    offsets: ``window_offsets(first, n_bins)``, computed once for all units.
+    Returns (T, n_bins) int64. One bincount over the span of all windows, then a gather (windows may overlap);
+    for a span too long to hold as a histogram, a searchsorted of the sorted bins against all window edges.
     """
     ms = spike_ms_index(spike_times_s)
     ms = ms[observed(ms, lo, hi)]
-    bins = np.sort(ms // int(bin_ms))
-    edges = first[:, None] + np.arange(n_bins + 1)[None, :]  # (T, n_bins + 1) in k-ms bins
-    counts = np.diff(np.searchsorted(bins, edges.ravel(), side="left").reshape(edges.shape), axis=1)
-    mask = observed(edges[:, :-1] * int(bin_ms), lo, hi)
-    return counts, mask
+    bins = ms // int(bin_ms)
+    g0, g1 = int(first.min()), int(first.max()) + n_bins
+    if g1 - g0 <= HISTOGRAM_MAX_BINS:
+        offsets = window_offsets(first, n_bins) if offsets is None else offsets
+        bins = bins[(bins >= g0) & (bins < g1)] - g0
+        return np.bincount(bins, minlength=g1 - g0)[offsets]
+    bins = np.sort(bins)
+    edges = first[:, None] + np.arange(n_bins + 1)[None, :]
+    return np.diff(np.searchsorted(bins, edges.ravel(), side="left").reshape(edges.shape), axis=1)
 
 
-def window_entries(ms: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every (spike, window, bin) incidence, for many spikes and windows at once.
-
-    ms: (S,) 1 ms bin of each (observed) spike; first: (T,) first bin index (k-ms bins) of each window; windows
-    have ``n_bins`` bins and may overlap (a spike then counts in each window that holds it). Returns
-    ``spike`` (E,) index into ``ms`` and ``flat`` (E,) = window * n_bins + bin in window. Cost O(S log T):
-    the windows holding k-ms bin b are those with b - n_bins < first <= b, a contiguous run of the sorted firsts.
-    """
-    b = np.asarray(ms, np.int64) // int(bin_ms)
-    order = np.argsort(first, kind="stable")
-    fs = np.asarray(first, np.int64)[order]
-    lo = np.searchsorted(fs, b - n_bins + 1, side="left")
-    n = np.searchsorted(fs, b, side="right") - lo
-    n = np.maximum(n, 0)
-    spike = np.repeat(np.arange(len(b)), n)
-    if spike.size == 0:
-        return spike, np.zeros(0, np.int64)
-    k = np.arange(spike.size) - np.repeat(np.cumsum(n) - n, n)  # rank of the window within the spike's run
-    window = order[lo[spike] + k]
-    return spike, window * n_bins + (b[spike] - first[window])
+def bins_observed(first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """(T, n_bins) bool: whether each bin's first millisecond is observed (else the bin is NaN, as in nlb_tools)."""
+    return observed((first[:, None] + np.arange(n_bins)[None, :]) * int(bin_ms), lo, hi)
 
 
 def fir_coefficients(q: int) -> np.ndarray:
-    """scipy.signal.firwin(501, 1/q, window="hamming") (what decimate uses), without importing scipy.signal.
-
-    Windowed-sinc low-pass with cutoff 1/q (Nyquist = 1) and a symmetric Hamming window, scaled to unit gain at
-    DC — firwin's algorithm for a low-pass (``pass_zero=True, scale=True``); importing scipy.signal costs more
-    than a whole conversion. Checked against scipy in tests/unit/test_convert_binning.py.
-    """
-    n = FIR_TAPS + 1
-    m = np.arange(n) - (n - 1) / 2.0
-    h = (1.0 / q) * np.sinc((1.0 / q) * m) * np.hamming(n)
+    """``scipy.signal.firwin(501, 1/q, window='hamming')`` (windowed-sinc low-pass, unit DC gain), computed here
+    so that a conversion does not pay the 3 s import of scipy.signal; tests check it against scipy."""
+    m = np.arange(FIR_TAPS + 1) - FIR_TAPS / 2
+    cutoff = 1.0 / q
+    h = cutoff * np.sinc(cutoff * m)
+    h *= 0.54 - 0.46 * np.cos(2 * np.pi * np.arange(FIR_TAPS + 1) / FIR_TAPS)
     return h / h.sum()
 
 
@@ -136,9 +130,8 @@ def resample_windows(
     q: int,
     *,
     decimate: bool,
-    block_bytes: int = 64 << 20,
+    block_bytes: int = 16 << 20,
     regular_start: int | None = None,
-    read_windows: Callable[[np.ndarray, int], np.ndarray] | None = None,
 ) -> np.ndarray:
     """A continuous signal at each window's bin left edges.
 
@@ -146,18 +139,19 @@ def resample_windows(
     regular (``regular_start`` = grid index of sample 0) or ``grid_index()`` returns each sample's grid index
     (sorted). ``read(i0, i1)`` returns samples [i0, i1) as (i1 - i0, n_channels). first_grid: (T,) grid index of
     each window's first edge. Returns (T, n_bins, n_channels) float32 (NaN where the edge sample is missing).
-    Samples are read in blocks of at most ``block_bytes`` covering consecutive windows. With
-    ``read_windows(starts, L)`` -> (W, L, C) (one read of just those samples, e.g. an HDF5 hyperslab union),
-    complete non-overlapping windows are read and filtered without reading the samples between them.
+
+    Windows are processed in groups whose samples are read in one block of at most ``block_bytes``; within a
+    group the FIR runs as one batched FFT convolution over each window's samples +-250 (y[n] = (h * x)[n q + 500]
+    for the symmetric 501-tap h), so the cost is a few FFTs per group, not 501 multiply-adds per output in Python.
     """
     n_trials = len(first_grid)
     out = np.full((n_trials, n_bins, n_channels), np.nan, np.float32)
     if n_trials == 0 or n_samples == 0:
         return out
     half = FIR_TAPS // 2 if (decimate and q > 1) else 0
-    h = fir_coefficients(q) if half else None
+    length = (n_bins - 1) * q + 2 * half + 1
     lo_grid = first_grid - half
-    hi_grid = first_grid + (n_bins - 1) * q + half + 1  # exclusive
+    hi_grid = lo_grid + length  # exclusive
     if regular_start is not None:
         g = None
         i0 = np.clip(lo_grid - regular_start, 0, n_samples)
@@ -166,84 +160,46 @@ def resample_windows(
         g = grid_index()
         i0 = np.searchsorted(g, lo_grid, side="left")
         i1 = np.searchsorted(g, hi_grid, side="left")
-    max_samples = max(1, block_bytes // (8 * max(n_channels, 1)))
+    if half:
+        h = fir_coefficients(q)
+        n_fft = 1 << int(np.ceil(np.log2(length + FIR_TAPS)))
+        h_f = np.fft.rfft(h, n_fft)
     edges = half + q * np.arange(n_bins)
-    # The filter as a (n_bins, L) matrix over a window's L samples: all complete windows of a block are then
-    # filtered by one matrix product (the per-window loop below is kept for windows with gaps or NaNs).
-    length = (n_bins - 1) * q + 2 * half + 1
-    fir = np.zeros((n_bins, length)) if half else None
-    for i, e in enumerate(edges if half else []):
-        fir[i, e - half : e + half + 1] = h
-    fir_t = None if fir is None else np.ascontiguousarray(fir.T)
-    todo = np.arange(n_trials)
-    if read_windows is not None and half:
-        todo = _filter_read_windows(read_windows, out, i0, i1, length, fir_t, n_channels)
-    order = todo[np.argsort(i0[todo], kind="stable")]
-    n_trials = len(order)
+    per_trial = length * n_channels * 8
+    max_samples = max(1, block_bytes // (8 * max(n_channels, 1)))
+    max_members = max(1, block_bytes // per_trial)
+    order = np.argsort(i0, kind="stable")
     k = 0
     while k < n_trials:
-        b0, b1 = i0[order[k]], i1[order[k]]
+        b0, b1 = int(i0[order[k]]), int(i1[order[k]])
         members = [order[k]]
         k += 1
-        while k < n_trials and max(b1, i1[order[k]]) - b0 <= max_samples:
-            b1 = max(b1, i1[order[k]])
+        while k < n_trials and len(members) < max_members and max(b1, i1[order[k]]) - b0 <= max_samples:
+            b1 = max(b1, int(i1[order[k]]))
             members.append(order[k])
             k += 1
-        block = read(int(b0), int(b1)) if b1 > b0 else np.zeros((0, n_channels))
         members = np.asarray(members)
-        complete = (i1[members] - i0[members]) == length  # every sample of the window is present (no gap, no edge)
-        if complete.any():
-            done = members[complete]
-            clean = np.ones(len(done), bool)
-            if np.isnan(block).any():  # a window is clean when none of its samples is NaN
-                nan_rows = np.concatenate([[0], np.cumsum(np.isnan(block).any(axis=1))])
-                clean = nan_rows[i1[done] - b0] == nan_rows[i0[done] - b0]
-            if clean.any() and not half:
-                sel = done[clean]
-                out[sel] = block[(i0[sel] - b0)[:, None] + edges[None, :]]
-            elif clean.any():
-                # one channel at a time, the gathered windows are the rows of one matrix product:
-                # (W, L) @ (L, n_bins) -> (W, n_bins)
-                sel = done[clean]
-                idx = (i0[sel] - b0)[:, None] + np.arange(length)[None, :]
-                for c in range(n_channels):
-                    out[sel, :, c] = np.take(block[:, c], idx) @ fir_t
-            members = np.concatenate([members[~complete], done[~clean]])
-        for t in members:
-            local = np.full((length, n_channels), np.nan)
-            if i1[t] > i0[t]:
-                if g is None:
-                    pos = np.arange(i0[t], i1[t]) + regular_start - lo_grid[t]
-                else:
-                    pos = g[i0[t] : i1[t]] - lo_grid[t]
-                local[pos] = block[i0[t] - b0 : i1[t] - b0]
-            missing = np.isnan(local[edges])
-            if half:
-                local = _fill_nans(local)
-                windows = np.lib.stride_tricks.sliding_window_view(local, FIR_TAPS + 1, axis=0)  # (L-500, C, 501)
-                values = windows[edges - half] @ h
-            else:
-                values = local[edges]
-            values[missing] = np.nan
-            out[t] = values
+        block = read(b0, b1) if b1 > b0 else np.zeros((0, n_channels))
+        local = np.full((len(members), length, n_channels), np.nan)
+        if g is None:
+            sample = lo_grid[members, None] + np.arange(length)[None, :] - regular_start  # (M, L) sample index
+            ok = (sample >= b0) & (sample < b1)
+            local[ok] = block[sample[ok] - b0]
+        else:
+            for j, t in enumerate(members):
+                local[j, g[i0[t] : i1[t]] - lo_grid[t]] = block[i0[t] - b0 : i1[t] - b0]
+        missing = np.isnan(local[:, edges])
+        if half:
+            nan_rows = np.flatnonzero(np.isnan(local).any(axis=(1, 2)))
+            for j in nan_rows:
+                local[j] = _fill_nans(local[j])
+            conv = np.fft.irfft(np.fft.rfft(local, n_fft, axis=1) * h_f[None, :, None], n_fft, axis=1)
+            values = conv[:, q * np.arange(n_bins) + FIR_TAPS]
+        else:
+            values = local[:, edges]
+        values[missing] = np.nan
+        out[members] = values
     return out
-
-
-def _filter_read_windows(read_windows, out, i0, i1, length, fir_t, n_channels, batch: int = 512) -> np.ndarray:
-    """Filter the complete, NaN-free, non-overlapping windows from direct reads; returns the windows left to do."""
-    complete = np.flatnonzero((i1 - i0) == length)
-    complete = complete[np.argsort(i0[complete], kind="stable")]
-    if complete.size == 0 or np.any(np.diff(i0[complete]) < length):
-        return np.arange(len(i0))  # overlapping windows: the block path reads each sample once instead
-    left = [np.setdiff1d(np.arange(len(i0)), complete)]
-    for a in range(0, complete.size, batch):
-        sel = complete[a : a + batch]
-        windows = read_windows(i0[sel], length)  # (W, L, C)
-        clean = ~np.isnan(windows).any(axis=(1, 2))
-        left.append(sel[~clean])
-        for c in range(n_channels):
-            out[sel[clean], :, c] = windows[clean, :, c] @ fir_t
-    return np.sort(np.concatenate(left))
 
 
 def _fill_nans(x: np.ndarray) -> np.ndarray:

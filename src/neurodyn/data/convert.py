@@ -184,8 +184,7 @@ def assign_split(conditions: np.ndarray, fractions: Mapping[str, float], seed: i
 
 
 # -- NWB ---------------------------------------------------------------------------------------------------------
-def _convert_nwb(path: Path, spec: Mapping[str, Any]):
-    """(Dataset with placeholder spike variables, (their names, block(start, stop) -> values))."""
+def convert_nwb(path: Path, spec: Mapping[str, Any]):
     from neurodyn.data.nwb import NWBReader
 
     win = window_from_spec(spec)
@@ -206,12 +205,29 @@ def _convert_nwb(path: Path, spec: Mapping[str, Any]):
         first = binning.first_bin(align_us, win.start_ms, win.bin_ms)  # (T,) in bins
         _check_windows(path, trial_ids, first, win, cols)
 
-        # -- spikes: sparse (window, bin, unit) incidences now, dense counts trial block by trial block later ---
-        n_units = nwb.n_units
-        counts = _SpikeCounts(nwb, first, win)
-        # zero-memory placeholders of the full shape: the store writer fills them from counts.block
-        spikes = np.broadcast_to(np.float32(np.nan), (n, win.n_bins, n_units))
-        forward = np.broadcast_to(np.float32(np.nan), (n, win.n_forward, n_units)) if win.n_forward else None
+        # -- spikes, one unit at a time (units in groups, so the (trial, time, unit) writes are not 1-wide) -------
+        n_total = win.n_bins + win.n_forward
+        counts = CompactCounts((n, n_total, nwb.n_units))
+        offsets = binning.window_offsets(first, n_total)
+        prev_iv, lo, hi, unobserved = None, None, None, None
+        group = 16
+        for g0 in range(0, nwb.n_units, group):
+            units = range(g0, min(g0 + group, nwb.n_units))
+            block = np.empty((len(units), n, n_total), counts.codes.dtype)
+            for j, u in enumerate(units):
+                iv = nwb.obs_intervals(u)
+                if prev_iv is None or not np.array_equal(iv, prev_iv):  # NLB units share their intervals
+                    lo, hi = binning.interval_ms_bounds(iv)
+                    unobserved = ~binning.bins_observed(first, n_total, win.bin_ms, lo, hi)
+                    prev_iv = iv
+                c = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi, offsets=offsets)
+                if c.size and c.max() >= counts.nan_code:
+                    counts.widen(int(c.max()))
+                    block = block.astype(counts.codes.dtype)
+                block[j] = c
+                block[j][unobserved] = counts.nan_code
+            counts.codes[:, :, units.start : units.stop] = block.transpose(1, 2, 0)
+            del block
 
         # -- behaviour ----------------------------------------------------------------------------------------
         behaviour, notes = {}, {}
@@ -221,24 +237,15 @@ def _convert_nwb(path: Path, spec: Mapping[str, Any]):
         if not series:
             notes["behaviour_note"] = f"no {BEHAVIOUR_MODULE} module in the file (NLB test files hold no behaviour)"
         ts_cache: dict = {}
-        lag_first = binning.first_bin(align_us, win.start_ms + win.lag_ms, win.bin_ms) if win.behaviour else None
-        # a lag of whole bins (every NLB dataset): the lagged target is the same filtered signal `shift` bins
-        # later, so both come from one pass over windows widened by |shift| bins
-        shift = int(lag_first[0] - first[0]) if lag_first is not None and np.all(lag_first - first == lag_first[0] - first[0]) else None
         for name, info in sorted(series.items()):
             try:
-                if name == win.behaviour and shift is not None:
-                    a = max(0, -shift)  # position of the window's first bin in the widened window
-                    wide = _resample_series(nwb, info, first - a, win.n_bins + abs(shift), win.bin_ms, True, ts_cache)
-                    behaviour[name] = (wide[:, a : a + win.n_bins], info.columns)
-                    behaviour[f"{name}_lagged"] = (wide[:, a + shift : a + shift + win.n_bins], info.columns)
-                else:
-                    behaviour[name] = (_resample_series(nwb, info, first, win.n_bins, win.bin_ms, True, ts_cache), info.columns)
+                behaviour[name] = (_resample_series(nwb, info, first, win.n_bins, win.bin_ms, True, ts_cache), info.columns)
             except _OffGrid as off:
                 if name == win.behaviour:
                     raise InputError(path, info.path, str(off)) from None
                 notes.setdefault("behaviour_skipped", {})[name] = str(off)
-        if win.behaviour and win.behaviour in behaviour and f"{win.behaviour}_lagged" not in behaviour:
+        if win.behaviour and win.behaviour in behaviour:
+            lag_first = binning.first_bin(align_us, win.start_ms + win.lag_ms, win.bin_ms)
             info = series[win.behaviour]
             lagged = _resample_series(nwb, info, lag_first, win.n_bins, win.bin_ms, True, ts_cache)
             behaviour[f"{win.behaviour}_lagged"] = (lagged, info.columns)
@@ -246,14 +253,16 @@ def _convert_nwb(path: Path, spec: Mapping[str, Any]):
         # -- simulated ground truth ---------------------------------------------------------------------------
         latents = observations = None
         extra_coords: dict[str, Any] = {}
-        if OBSERVATIONS in nwb.h5:
-            info = nwb.series(OBSERVATIONS)
-            observations = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache, path=path)
-            extra_coords["channel"] = info.columns
-        if LATENTS in nwb.h5:
-            info = nwb.series(LATENTS)
-            latents = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache, path=path)
-            extra_coords["latent"] = info.columns
+        for where, dim in ((OBSERVATIONS, "channel"), (LATENTS, "latent")):
+            if where not in nwb.h5:
+                continue
+            info = nwb.series(where)
+            try:
+                values = _resample_series(nwb, info, first, win.n_bins, win.bin_ms, False, ts_cache)
+            except _OffGrid as off:
+                raise InputError(path, where, str(off)) from None
+            extra_coords[dim] = info.columns
+            observations, latents = (values, latents) if dim == "channel" else (observations, values)
         simulation = _simulation_notes(nwb.notes(), path) if spec["kind"] == "simulate" else None
         heldout, unit_ids = nwb.heldout, nwb.unit_ids
 
@@ -279,87 +288,72 @@ def _convert_nwb(path: Path, spec: Mapping[str, Any]):
         "input_format": "nwb",
         **notes,
     }
+    # spikes are written block-wise from the compact counts (see CompactCounts); the Dataset holds placeholders
+    n_units = len(unit_ids)
     ds = make_session(
-        name=spec["name"], spikes=spikes, bin_ms=win.bin_ms, time_ms=win.start_ms + win.bin_ms * np.arange(win.n_bins),
-        align_event=win.align_event, source=source, trial_ids=trial_ids, unit_ids=unit_ids, heldout=heldout,
-        split=split, condition=condition, behaviour=behaviour, spikes_forward=forward, latents=latents,
-        observations=observations, attrs=attrs,
+        name=spec["name"], spikes=np.broadcast_to(np.float32(np.nan), (n, win.n_bins, n_units)), bin_ms=win.bin_ms,
+        time_ms=win.start_ms + win.bin_ms * np.arange(win.n_bins), align_event=win.align_event, source=source,
+        trial_ids=trial_ids, unit_ids=unit_ids, heldout=heldout, split=split, condition=condition, behaviour=behaviour,
+        spikes_forward=np.broadcast_to(np.float32(np.nan), (n, win.n_forward, n_units)) if win.n_forward else None,
+        latents=latents, observations=observations, attrs=attrs,
     )
     ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords)
-    streamed = ["spikes"] + (["spikes_forward"] if forward is not None else [])
-    return ds, (streamed, counts.block)
+    return ds, counts.filler(win.n_bins, win.n_forward)
 
 
-def convert_nwb(path: Path, spec: Mapping[str, Any]):
-    """The session store of an NWB file as an in-memory Dataset (``convert`` streams the spike counts instead)."""
-    ds, (names, block) = _convert_nwb(path, spec)
-    values = block(0, ds.sizes["trial"])
-    return ds.assign({name: (ds[name].dims, values[name]) for name in names})
+class CompactCounts:
+    """Spike counts (trial, bin, unit) held in the narrowest unsigned type that fits, its maximum coding NaN.
 
-
-class _SpikeCounts:
-    """Spike counts of every window, bin and unit, held as sorted flat indices and made dense a block at a time.
-
-    Reading: units are read in blocks of at most ``max_spikes`` spike times (one contiguous read each), each
-    spike gets nlb_tools' 1 ms bin, spikes in unobserved milliseconds are dropped (per unit), and
-    ``binning.window_entries`` gives every (window, bin) the spike falls in; an entry is the flat index
-    ``(window * n_total + bin) * n_units + unit``. Memory: O(spikes in windows), not O(trials x bins x units).
-    Observed-bin masks are computed once per distinct set of obs_intervals (NLB files: one set for all units).
+    The store holds float32 counts with NaN (the contract); in memory a uint8 count is a quarter of that, which
+    is what keeps the conversion of a 690 MB file within a few hundred MB. The type widens (uint16, uint32) only
+    if a bin ever holds 255 spikes or more.
     """
 
-    def __init__(self, nwb, first: np.ndarray, win: Window, max_spikes: int = 1 << 21):
-        self.n_units = n_units = nwb.n_units
-        self.n_bins, self.n_total = win.n_bins, win.n_bins + win.n_forward
-        edges_ms = (first[:, None] + np.arange(self.n_total)[None, :]) * win.bin_ms  # (T, n_total) bin starts
-        groups: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]] = {}
-        key_of = []
-        for u, iv in enumerate(nwb.all_obs_intervals()):
-            key = iv.tobytes()
-            if key not in groups:
-                lo, hi = binning.interval_ms_bounds(iv)
-                groups[key] = (lo, hi, binning.observed(edges_ms, lo, hi), [])
-            groups[key][3].append(u)
-            key_of.append(key)
-        self.masks = [(np.asarray(units), mask) for _, _, mask, units in groups.values()]
-        offsets = nwb.spike_offsets
-        entries, u0 = [], 0
-        while u0 < n_units:
-            u1 = u0 + 1
-            while u1 < n_units and offsets[u1 + 1] - offsets[u0] <= max_spikes:
-                u1 += 1
-            times, offs = nwb.spike_times_of(u0, u1)
-            ms = binning.spike_ms_index(times)
-            unit = np.repeat(np.arange(u0, u1), np.diff(offs))
-            if len(set(key_of[u0:u1])) == 1:
-                lo, hi = groups[key_of[u0]][:2]
-                keep = binning.observed(ms, lo, hi)
-            else:
-                keep = np.zeros(len(ms), bool)
-                for i, u in enumerate(range(u0, u1)):
-                    lo, hi = groups[key_of[u]][:2]
-                    keep[offs[i] : offs[i + 1]] = binning.observed(ms[offs[i] : offs[i + 1]], lo, hi)
-            ms, unit = ms[keep], unit[keep]
-            spike, flat = binning.window_entries(ms, first, self.n_total, win.bin_ms)
-            entries.append(flat * n_units + unit[spike])
-            u0 = u1
-        self.flat = np.sort(np.concatenate(entries)) if entries else np.zeros(0, np.int64)
+    def __init__(self, shape: tuple[int, int, int]):
+        self.codes = np.zeros(shape, np.uint8)
 
-    def block(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        """Counts of trials [start, stop): ``spikes`` (stop-start, n_bins, units) and ``spikes_forward``, float32,
-        NaN where the bin's first millisecond is unobserved."""
-        size = self.n_total * self.n_units
-        i0, i1 = np.searchsorted(self.flat, [start * size, stop * size])
-        counts = np.bincount(self.flat[i0:i1] - start * size, minlength=(stop - start) * size)
-        counts = counts.astype(np.float32).reshape(stop - start, self.n_total, self.n_units)
-        for units, mask in self.masks:
-            unobserved = ~mask[start:stop]
-            if len(units) == self.n_units:
-                counts[unobserved] = np.nan
-            else:
-                sub = counts[:, :, units]
-                sub[unobserved] = np.nan
-                counts[:, :, units] = sub
-        return {"spikes": counts[:, : self.n_bins], "spikes_forward": counts[:, self.n_bins :]}
+    @property
+    def nan_code(self) -> int:
+        return int(np.iinfo(self.codes.dtype).max)
+
+    def widen(self, top: int) -> None:
+        """Switch to a wider type until ``top`` fits below the NaN code (which moves to the new maximum)."""
+        while top >= self.nan_code:
+            wider = {np.uint8: np.uint16, np.uint16: np.uint32, np.uint32: np.uint64}[self.codes.dtype.type]
+            old_nan = self.codes == self.nan_code
+            self.codes = self.codes.astype(wider)
+            self.codes[old_nan] = self.nan_code
+
+    def put(self, units: slice, block: np.ndarray) -> None:
+        """block: (n_units, trial, bin) float counts with NaN."""
+        missing = np.isnan(block)
+        if (~missing).any():
+            self.widen(int(block[~missing].max()))
+        code = np.where(missing, 0, block).astype(self.codes.dtype)
+        code[missing] = self.nan_code  # set in the integer type: float32 cannot hold 2**32 - 1
+        self.codes[:, :, units] = code.transpose(1, 2, 0)
+
+    def floats(self, rows: slice, bins: slice) -> np.ndarray:
+        codes = self.codes[rows, bins]
+        out = codes.astype(np.float32)
+        out[codes == self.nan_code] = np.nan
+        return out
+
+    def filler(self, n_bins: int, n_forward: int):
+        """``store.write_session(fill=...)``: write spikes / spikes_forward a chunk of trials at a time."""
+
+        def fill(tmp: Path, chunks: Mapping[str, tuple[int, ...]]) -> None:
+            import zarr
+
+            for var, bins in (("spikes", slice(0, n_bins)), ("spikes_forward", slice(n_bins, n_bins + n_forward))):
+                if var not in chunks:
+                    continue
+                target = zarr.open_array(str(tmp / var), mode="r+")
+                step = chunks[var][0] * 8  # 8 chunks (~32 MB of float32) per write
+                for a in range(0, self.codes.shape[0], step):
+                    target[a : a + step] = self.floats(slice(a, a + step), bins)
+
+        return fill
 
 
 def _check_windows(path: Path, trial_ids: np.ndarray, first: np.ndarray, win: Window, cols: Mapping[str, np.ndarray]) -> None:
@@ -381,74 +375,65 @@ class _OffGrid(Exception):
     pass
 
 
-def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache, path=None) -> np.ndarray:
+def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache) -> np.ndarray:
     """One TimeSeries at each window's bin edges; raises _OffGrid when its samples do not fit the bin grid."""
-    regular_start = grid = None
     if info.rate_hz is not None:
         period = 1000.0 / info.rate_hz
-        start_grid = info.starting_time_s * 1000.0 / period
-        if abs(start_grid - round(start_grid)) > 1e-3:
-            raise _OffGrid(f"a starting_time on the {period:g} ms sample grid from t = 0")
-        regular_start = int(round(start_grid))
+        start = info.starting_time_s * 1000.0 / period
+        if abs(start - round(start)) > 1e-3:
+            raise _OffGrid(f"a starting_time on the {1000.0 / info.rate_hz:g} ms sample grid from t = 0")
+        grid = ("regular", int(round(start)))
     else:
-        key = nwb.h5[f"{info.path}/timestamps"].id  # shared timestamps (soft links) are read once
+        key = nwb.h5[f"{info.path}/timestamps"].id  # series often share (link) one timestamps dataset
         if key not in ts_cache:
             ts_cache[key] = _timestamp_grid(nwb, info)
-        if isinstance(ts_cache[key], _OffGrid):
-            raise ts_cache[key]
-        period, regular_start, grid = ts_cache[key]
+        period, grid = ts_cache[key]
     q = bin_ms / period if period > 0 else np.nan
     if not np.isfinite(q) or abs(q - round(q)) > 1e-6 or round(q) < 1:
-        err = _OffGrid(f"samples every {period:g} ms, a whole fraction of the {bin_ms} ms bin")
-        if path is not None:
-            raise InputError(path, info.path, str(err))
-        raise err
+        raise _OffGrid(f"samples every {period:g} ms, a whole fraction of the {bin_ms} ms bin")
     q = int(round(q))
     read = lambda i0, i1: nwb.series_data(info, i0, i1)  # noqa: E731
-    windows = lambda starts, length: nwb.series_windows(info, starts, length)  # noqa: E731
-    return binning.resample_windows(None if grid is None else (lambda: grid), read, info.n_samples, info.n_channels,
-                                    first * q, n_bins, q, decimate=decimate, regular_start=regular_start,
-                                    read_windows=windows)
+    if grid[0] == "regular":
+        return binning.resample_windows(None, read, info.n_samples, info.n_channels, first * q, n_bins, q,
+                                        decimate=decimate, regular_start=grid[1])
+    return binning.resample_windows(lambda: grid[1], read, info.n_samples, info.n_channels, first * q, n_bins, q, decimate=decimate)
 
 
-def _timestamp_grid(nwb, info, chunk: int = 1 << 20):
-    """(period ms, regular_start, grid) of a timestamps dataset, read in chunks (a 1 kHz session is 56 MB).
+def _timestamp_grid(nwb, info, chunk: int = 1 << 20) -> tuple[float, tuple]:
+    """(period ms, grid) of a series with explicit timestamps, read in chunks.
 
-    The period is the median spacing of the first 10,001 stamps; every stamp must lie on that grid from t = 0
-    (within 1e-3 of a period) and increase, as nlb_tools requires (it drops series that do not). A gap-free
-    series (stamps on consecutive grid points, the NLB case) is regular: ``regular_start`` is the grid index of
-    its first sample and ``grid`` None; otherwise ``grid`` holds every stamp's grid index. Returns an _OffGrid
-    (not raised: the answer is cached for every series sharing the stamps) when the stamps do not fit.
+    grid is ("regular", index of sample 0) when sample i sits at grid index start + i (the usual 1 kHz NLB
+    behaviour: nothing is kept in memory), else ("indexed", int64 grid index per sample).
     """
     ds = nwb._dataset(f"{info.path}/timestamps", info.path, "timestamps")
     n = ds.shape[0]
     if n < 2:
-        return _OffGrid("at least 2 timestamps")
-    head = nwb.read(f"{info.path}/timestamps", info.path, "timestamps", np.s_[:10001]).astype(np.float64) * 1000.0
+        raise _OffGrid("at least 2 timestamps")
+    head = np.asarray(ds[: min(n, 10001)], np.float64) * 1000.0
     period = float(np.median(np.diff(head)))
     if not period > 0:
-        return _OffGrid("increasing timestamps")
-    parts, contiguous, start, prev = [], True, None, None
+        raise _OffGrid("increasing timestamps")
+    start = int(round(head[0] / period))
+    regular, parts = True, []
     for a in range(0, n, chunk):
-        g = nwb.read(f"{info.path}/timestamps", info.path, "timestamps", np.s_[a : a + chunk]).astype(np.float64)
-        g *= 1000.0 / period
+        g = np.asarray(ds[a : a + chunk], np.float64) * 1000.0 / period
         gi = np.round(g).astype(np.int64)
-        np.subtract(g, gi, out=g)
-        bad_grid = np.max(np.abs(g)) > 1e-3
-        if bad_grid or np.any(np.diff(gi) <= 0) or (prev is not None and gi[0] <= prev):
-            return _OffGrid(f"increasing timestamps on a regular {period:g} ms grid from t = 0 (nlb_tools drops such series)")
-        if start is None:
-            start = int(gi[0])
-        still = contiguous and gi[-1] - gi[0] == len(gi) - 1 and (prev is None or gi[0] == prev + 1)
-        if contiguous and not still and prev is not None:
-            parts = [np.arange(start, prev + 1)]  # the gap-free stretch so far, not kept while it was gap-free
-        contiguous = still
-        if not contiguous:
-            parts.append(gi)
-        prev = int(gi[-1])
-    if contiguous:
-        return period, start, None
-    return period, None, np.concatenate(parts)
+        if np.max(np.abs(g - gi)) > 1e-3:
+            raise _OffGrid(f"timestamps on a regular {period:g} ms grid from t = 0 (nlb_tools drops such series)")
+        if regular and not np.array_equal(gi, start + a + np.arange(len(gi))):
+            regular = False
+        parts.append(gi)
+        if regular:
+            parts = []
+    if regular:
+        return period, ("regular", start)
+    parts = []  # re-read: the regular prefix was not kept
+    for a in range(0, n, chunk):
+        parts.append(np.round(np.asarray(ds[a : a + chunk], np.float64) * 1000.0 / period).astype(np.int64))
+    gi = np.concatenate(parts)
+    if np.any(np.diff(gi) <= 0):
+        raise _OffGrid("increasing timestamps")
+    return period, ("indexed", gi)
 
 
 def _simulation_notes(text: str, path: Path) -> dict[str, Any]:
@@ -622,18 +607,18 @@ def convert(inputs: list[str | Path], spec: Mapping[str, Any] | str, out: str | 
     for p in paths:
         if not p.exists():
             raise InputError(p, "", f"an input file ({spec['format']}; no such file)")
+    fill = None
     if spec["format"] == "nwb":
         if len(paths) != 1:
             raise InputError("--input", "", "exactly one NWB file", got=[str(p) for p in paths])
-        ds, stream = _convert_nwb(paths[0], spec)
-        return write_session(ds, out, stream=stream)
+        ds, fill = convert_nwb(paths[0], spec)
     elif spec["format"] == "erdiff_npz":
         if len(paths) != 1:
             raise InputError("--input", "", "exactly one npz file", got=[str(p) for p in paths])
         ds = convert_erdiff_npz(paths[0], spec)
     else:
         ds = convert_nlb_1ms_npz(paths, spec)
-    return write_session(ds, out)
+    return write_session(ds, out, fill=fill)
 
 
 def main(argv: list[str]) -> int:

@@ -54,6 +54,7 @@ class NWBReader:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._obs_all: np.ndarray | None = None
         if not self.path.exists():
             raise InputError(self.path, "", "an NWB file (no such file)")
         try:
@@ -100,6 +101,11 @@ class NWBReader:
     # -- units ---------------------------------------------------------------------------------------------
     def _check_units(self) -> None:
         if "units" not in self.h5:
+            if "acquisition/observations" in self.h5:
+                # a simulated recording of continuous observations only (video frames, Gaussian data): no units
+                self.unit_ids, self.heldout = np.zeros(0, np.int64), np.zeros(0, bool)
+                self._spk_index = self._obs_index = np.zeros(1, np.int64)
+                return
             raise InputError(self.path, "units", "a units table (NLB layout: id, heldout, spike_times, obs_intervals)")
         units = self.h5["units"]
         for col, what in (("spike_times", "ragged spike times"), ("obs_intervals", "ragged [start, stop] intervals")):
@@ -133,11 +139,6 @@ class NWBReader:
         return len(self.unit_ids)
 
     @property
-    def spike_offsets(self) -> np.ndarray:
-        """(n_units + 1,) offsets of each unit's spike times in the ragged column."""
-        return self._spk_index
-
-    @property
     def n_spikes(self) -> int:
         return int(self._spk_index[-1])
 
@@ -146,22 +147,11 @@ class NWBReader:
         a, b = self._spk_index[i], self._spk_index[i + 1]
         return self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
 
-    def spike_times_of(self, u0: int, u1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Spike times of units [u0, u1) in one contiguous read: (S,) seconds float64 and (u1 - u0 + 1,) offsets
-        (unit u0 + i owns times[offsets[i]:offsets[i + 1]])."""
-        a, b = self._spk_index[u0], self._spk_index[u1]
-        times = self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
-        return times, self._spk_index[u0 : u1 + 1] - a
-
-    def all_obs_intervals(self) -> list[np.ndarray]:
-        """(n_intervals, 2) [start, stop] seconds of every unit (one read of the ragged column)."""
-        flat = self.read("units/obs_intervals", "units/obs_intervals", "intervals").astype(np.float64)
-        return [flat[self._obs_index[i] : self._obs_index[i + 1]] for i in range(self.n_units)]
-
     def obs_intervals(self, i: int) -> np.ndarray:
-        """(n_intervals, 2) [start, stop] seconds of unit ``i``."""
-        a, b = self._obs_index[i], self._obs_index[i + 1]
-        return self.read("units/obs_intervals", "units/obs_intervals", "intervals", np.s_[a:b]).astype(np.float64)
+        """(n_intervals, 2) [start, stop] seconds of unit ``i`` (the column is read once: a few MB at most)."""
+        if self._obs_all is None:
+            self._obs_all = self.read("units/obs_intervals", "units/obs_intervals", "intervals").astype(np.float64)
+        return self._obs_all[self._obs_index[i] : self._obs_index[i + 1]]
 
     # -- trials --------------------------------------------------------------------------------------------
     def trials(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -228,29 +218,6 @@ class NWBReader:
         """(stop - start, n_channels) float64 samples."""
         values = self.read(f"{info.path}/data", info.path, "TimeSeries data", np.s_[start:stop])
         return np.asarray(values, dtype=np.float64).reshape(stop - start, info.n_channels)
-
-    def series_windows(self, info: SeriesInfo, starts: np.ndarray, length: int) -> np.ndarray:
-        """(W, length, n_channels) float64: samples [s, s + length) for each start, in one HDF5 read of a union of
-        hyperslabs (only those samples are read). ``starts`` sorted, windows not overlapping, inside the data."""
-        ds = self._dataset(f"{info.path}/data", info.path, "TimeSeries data")
-        starts = np.asarray(starts, np.int64)
-        out = np.empty((len(starts) * length, info.n_channels), np.float64)
-        if len(starts) == 0:
-            return out.reshape(0, length, info.n_channels)
-        try:
-            space = ds.id.get_space()
-            space.select_none()
-            for s in starts:
-                if ds.ndim == 1:
-                    space.select_hyperslab((int(s),), (length,), op=h5py.h5s.SELECT_OR)
-                else:
-                    space.select_hyperslab((int(s),) + (0,) * (ds.ndim - 1), (length, *ds.shape[1:]), op=h5py.h5s.SELECT_OR)
-            mem = h5py.h5s.create_simple((out.shape[0],) + tuple(ds.shape[1:]))
-            target = out if ds.ndim == 2 else out.reshape((out.shape[0],) + tuple(ds.shape[1:]))
-            ds.id.read(mem, space, target, mtype=h5py.h5t.py_create(np.dtype(np.float64)))
-        except (OSError, RuntimeError, ValueError) as err:
-            raise InputError(self.path, info.path, f"TimeSeries data, readable — {_short(err)}") from err
-        return out.reshape(len(starts), length, info.n_channels)
 
     def notes(self) -> str:
         if "general/notes" not in self.h5:

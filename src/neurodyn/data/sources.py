@@ -42,7 +42,10 @@ def find_in_mirror(mirror: str | None, asset_path: str, size: int | None = None)
 class SessionSources:
     def __init__(self, config: Mapping[str, Any]):
         self.config = config
-        self.sessions = config["sessions"]
+        from neurodyn.data.families import family_sessions
+
+        # simulated families declared in a paper's section (data/families.py) count as configured sessions
+        self.sessions = {**family_sessions(config), **config["sessions"]}
         self.raw_dir = Path(config["dandi"]["raw_dir"])
         self.mirror = config.get("mirror")
 

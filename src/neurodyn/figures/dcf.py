@@ -1,0 +1,211 @@
+"""DCF figures: rotating-ball frames and latent loops, rMAE, comparison latents, sorted d_i with K_eff, neural
+mean latent trajectories by reach direction, cross-seed stability.
+
+``neurodyn figure dcf WHICH --runs R ... [--baseline-runs R ...] [--sessions S ...] --params JSON --out F.pdf --png F.png``
+with WHICH in ball, rmae, ball-comparison, keff, neural-latents, stability.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from neurodyn.config import parse_params  # noqa: E402
+from neurodyn.errors import InputError  # noqa: E402
+from neurodyn.runrecord import read_config, read_metrics  # noqa: E402
+from neurodyn.utils.atomic import atomic_path  # noqa: E402
+
+NAMES = {"dcf": "DCF", "vae": "VAE", "lfads": "LFADS", "dmd": "DMD", "tphate": "T-PHATE", "cebra": "CEBRA", "pca": "PCA"}
+
+
+def _load(run: str | Path) -> dict[str, Any]:
+    path = Path(run) / "outputs.pt"
+    if not path.exists():
+        raise InputError(path, "", "outputs.pt of a finished DCF run record")
+    return torch.load(path, weights_only=True)
+
+
+def _save(fig, pdf: str, png: str, caption: str) -> None:
+    fig.text(0.01, 0.005, caption, fontsize=6.5, wrap=True, va="bottom", ha="left")
+    for path in (pdf, png):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=130)
+    plt.close(fig)
+
+
+def _variant(run: str) -> str:
+    cfg = read_config(run)
+    return f"{cfg['variant']} (p = {cfg['nested_dropout']['p']:.3g})"
+
+
+def fig_ball(runs: list[str], params: dict, pdf: str, png: str) -> None:
+    n_show = int(params["n_frames_shown"])
+    fig = plt.figure(figsize=(2 + 1.1 * n_show, 2.9 * len(runs)))
+    for r, run in enumerate(runs):
+        out = _load(run)
+        shape = out["image_shape"]
+        frames = out["frames"].numpy()[0]  # the data (τ = 1) of video 0
+        x0 = out["flowed_x0"].numpy()[0]
+        idx = np.linspace(0, len(x0) - 1, n_show).astype(int)
+        for j, t in enumerate(idx):
+            for row, (img, lab) in enumerate(((frames[t], "τ = 1"), (x0[t], "τ = 0"))):
+                ax = fig.add_subplot(2 * len(runs), n_show + 2, (2 * r + row) * (n_show + 2) + j + 1)
+                ax.imshow(img.reshape(shape[1:]) if shape[0] == 1 else img.reshape(shape).transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([]), ax.set_yticks([])
+                if j == 0:
+                    ax.set_ylabel(lab, fontsize=7)
+                if row == 0:
+                    ax.set_title(f"t={t}", fontsize=7)
+        ax3 = fig.add_subplot(len(runs), (n_show + 2) // 2, (r + 1) * ((n_show + 2) // 2), projection="3d")
+        sim = out["simulated_latents"].numpy()
+        for v in range(len(sim)):
+            ax3.plot(sim[v, :, 0], sim[v, :, 1], sim[v, :, 2], lw=1)
+        ax3.set_title(f"{_variant(run)}: simulated latents\nK_eff = {read_metrics(run)['k_eff']}", fontsize=7)
+        ax3.tick_params(labelsize=5)
+    _save(fig, pdf, png, "Rotating ball: data frames (τ = 1) and their compression by the flow (τ = 0) (flowed), and the first three "
+          "simulated latents (first frame compressed, then the dynamical flow integrated at τ = 0). " + params["ball_note"])
+
+
+def fig_rmae(runs: list[str], params: dict, pdf: str, png: str) -> None:
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for run in runs:
+        c = _load(run)["rmae"]
+        ax.plot(c["k"], c["encoder"], "o--", label=f"encoder, {_variant(run)}")
+        ax.plot(c["k"], c["flow"], "s-", label=f"compressive flow, {_variant(run)}")
+    ax.set_xlabel("number of latents kept (K)"), ax.set_ylabel("rMAE  Σ|x̂ − x| / Σ|x|")
+    ax.set_xscale("log"), ax.legend(fontsize=6)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save(fig, pdf, png, "Reconstruction from the first K latents: the encoder's linear decode x^(0,K) vs the same point carried to τ = 1 by "
+          "the generative flow. " + params["ball_note"])
+
+
+def _scatter3(ax, z: np.ndarray, colour: np.ndarray, title: str) -> None:
+    ax.scatter(z[:, 0], z[:, 1], z[:, 2] if z.shape[1] > 2 else np.zeros(len(z)), c=colour, cmap="hsv", s=3)
+    ax.set_title(title, fontsize=8)
+    ax.tick_params(labelsize=5)
+
+
+def fig_ball_comparison(runs: list[str], baseline_runs: list[str], params: dict, pdf: str, png: str) -> None:
+    out = _load(runs[0])
+    truth = out.get("true_latents")
+    if truth is None:
+        raise InputError(runs[0], "outputs.pt:true_latents", "the ball's true angle (simulated session with latents)")
+    truth = truth.numpy().reshape(-1, 2)
+    angle = np.mod(np.arctan2(truth[:, 1], truth[:, 0]), 2 * np.pi)
+    panels = [(f"DCF flowed, {_variant(runs[0])}", out["flowed_latents"].numpy())]
+    panels += [(NAMES[_load(r)["method"]], _load(r)["latents"].numpy()) for r in baseline_runs]
+    fig = plt.figure(figsize=(3 * len(panels), 3.3))
+    for i, (title, z) in enumerate(panels):
+        _scatter3(fig.add_subplot(1, len(panels), i + 1, projection="3d"), z.reshape(-1, z.shape[-1])[:, :3], angle, title)
+    _save(fig, pdf, png, "Rotating ball: first three latents of every frame, coloured by the true angle of the disk. " + params["ball_note"])
+
+
+def fig_keff(runs: list[str], params: dict, pdf: str, png: str) -> None:
+    fig, axes = plt.subplots(1, len(runs), figsize=(3.2 * len(runs), 3), squeeze=False)
+    for ax, run in zip(axes[0], runs):
+        d = _load(run)["scales"].numpy()
+        k = read_metrics(run)["k_eff"]
+        ax.bar(np.arange(1, len(d) + 1), np.sort(d)[::-1], color="0.4")
+        ax.axvline(k + 0.5, color="C3", label=f"K_eff = {k}")
+        ax.set_yscale("log"), ax.set_xlabel("latent i (sorted)"), ax.set_ylabel("d_i")
+        cfg = read_config(run)
+        ax.set_title(cfg.get("variant", Path(run).name), fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save(fig, pdf, png, "Sorted scales d_i of the compression target and K_eff (smallest K with Σ_{i≤K} d_i ≥ 95% of Σ d_i). Ball: " + params["ball_note"] + " Neural: " + params["caption_note"])
+
+
+def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
+    from neurodyn.models.dcf.data import prepare_neural
+    from neurodyn.store import open_session
+
+    data = prepare_neural([open_session(p) for p in sessions], params["data"])
+    panels = [("DCF (flowed)", _load(runs[0])["flowed_latents"].numpy()), ("DCF (simulated)", None)]
+    out0 = _load(runs[0])
+    sim = np.full_like(panels[0][1], np.nan)
+    sim[out0["simulated_index"].numpy()] = out0["simulated_latents"].numpy()
+    panels[1] = ("DCF (simulated)", sim)
+    for r in baseline_runs:
+        o = _load(r)
+        if o["method"] in params["methods_shown"]:
+            panels.append((NAMES[o["method"]], o["latents"].numpy()))
+    fig = plt.figure(figsize=(3 * len(panels), 3.3))
+    cmap = plt.get_cmap("hsv")
+    n_dir = int(params["data"]["n_directions"])
+    test = data.test
+    for i, (title, z) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
+        for d in range(n_dir):
+            sel = test[data.direction[test] == d]
+            if len(sel) == 0:
+                continue
+            mean = np.nanmean(z[sel, :, :3], axis=0)
+            ax.plot(mean[:, 0], mean[:, 1], mean[:, 2], color=cmap(d / n_dir), lw=1.2)
+            ax.scatter(*mean[0, :3], color=cmap(d / n_dir), s=8)
+        ax.set_title(title, fontsize=8)
+        ax.tick_params(labelsize=5)
+    counts = np.bincount(data.direction[test], minlength=n_dir)
+    _save(fig, pdf, png, f"Mean latent trajectories of held-out windows by reach direction ({n_dir} sectors of the net displacement; windows per "
+          f"direction: {counts.tolist()}; dot = start). " + params["caption_note"])
+
+
+def fig_stability(runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
+    from neurodyn.models.dcf import evaluate as ev
+    from neurodyn.models.dcf.data import prepare_neural
+    from neurodyn.store import open_session
+
+    data = prepare_neural([open_session(p) for p in sessions], params["data"])
+    k = int(params["n_latents"])
+    lats = [_load(r)["flowed_latents"].numpy()[data.test, :, :k].reshape(-1, k) for r in runs]
+    mat = ev.pairwise_stability(lats)
+    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
+    im = axes[0].imshow(mat, vmin=0, vmax=1, cmap="viridis")
+    axes[0].set_xlabel("seed"), axes[0].set_ylabel("seed"), fig.colorbar(im, ax=axes[0])
+    axes[0].set_title("sign-aligned cosine similarity", fontsize=8)
+    t = np.arange(data.rates.shape[1])
+    first = data.test[0]
+    for s, r in enumerate(runs):
+        z = _load(r)["flowed_latents"].numpy()[first, :, 0]
+        ref = _load(runs[0])["flowed_latents"].numpy()[first, :, 0]
+        sign = np.sign(np.dot(z - z.mean(), ref - ref.mean())) or 1.0
+        axes[1].plot(t, sign * z, lw=1, label=f"seed {s}")
+    axes[1].set_xlabel("step"), axes[1].set_ylabel("latent 1 (sign-aligned)"), axes[1].legend(fontsize=6)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    iu = np.triu_indices(len(mat), 1)
+    _save(fig, pdf, png, f"Cross-seed stability of DCF's flowed latents (first {k} dims, {len(data.test)} held-out windows) over {len(runs)} seeds: "
+          f"pairwise median {np.median(mat[iu]):.3f}, min {mat[iu].min():.3f}. " + params["caption_note"])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="neurodyn figure dcf", description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=["ball", "rmae", "ball-comparison", "keff", "neural-latents", "stability"])
+    parser.add_argument("--runs", nargs="+", required=True, help="DCF run records")
+    parser.add_argument("--baseline-runs", nargs="*", default=[])
+    parser.add_argument("--sessions", nargs="*", default=[])
+    parser.add_argument("--params", required=True)
+    parser.add_argument("--out", required=True, help="the PDF")
+    parser.add_argument("--png", required=True)
+    args = parser.parse_args(argv)
+    params = parse_params(args.params)
+    which = args.which
+    if which == "ball":
+        fig_ball(args.runs, params, args.out, args.png)
+    elif which == "rmae":
+        fig_rmae(args.runs, params, args.out, args.png)
+    elif which == "ball-comparison":
+        fig_ball_comparison(args.runs, args.baseline_runs, params, args.out, args.png)
+    elif which == "keff":
+        fig_keff(args.runs, params, args.out, args.png)
+    elif which == "neural-latents":
+        fig_neural_latents(args.runs, args.baseline_runs, args.sessions, params, args.out, args.png)
+    else:
+        fig_stability(args.runs, args.sessions, params, args.out, args.png)
+    return 0

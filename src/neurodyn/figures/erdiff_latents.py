@@ -1,0 +1,71 @@
+"""ERDiff Fig. 4: 3-D trial-averaged latents per reach direction — source vs target aligned by ERDiff, DAF, JSDM."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from neurodyn.config import parse_params
+from neurodyn.models.erdiff.report import LABELS, read_runs
+from neurodyn.models.erdiff.runner import read_checkpoint
+from neurodyn.utils.atomic import atomic_path
+
+
+def trial_average(latents: np.ndarray, condition: list[str]) -> dict[str, np.ndarray]:
+    """latents (trial, time, d) -> condition -> (time, d) mean."""
+    cond = np.asarray(condition)
+    return {c: latents[cond == c].mean(0) for c in sorted(set(cond), key=lambda s: (len(s), s))}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="neurodyn figure erdiff-latents", description=__doc__)
+    parser.add_argument("--source-run", required=True)
+    parser.add_argument("--runs", nargs="*", default=[])
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--png", required=True)
+    args = parser.parse_args(argv)
+    parse_params(args.spec, "--spec")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    src = read_checkpoint(Path(args.source_run) / "latents.pt")
+    test = np.asarray(src["split"]) == "test"
+    src_lat = src["mean"].numpy()
+    # a common 3-D view: PCA fitted on the source latents only
+    flat = src_lat.reshape(-1, src_lat.shape[-1])
+    mu = flat.mean(0)
+    _, _, vt = np.linalg.svd(flat - mu, full_matrices=False)
+    proj = vt[: min(3, vt.shape[0])].T
+
+    def view(x):
+        out = (x - mu) @ proj
+        return np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, 3 - out.shape[-1])])
+
+    panels = [("Source (test trials)", trial_average(view(src_lat[test]), list(np.asarray(src["condition"])[test])))]
+    for run in read_runs(args.runs):
+        aligned = read_checkpoint(Path(run["path"]) / "aligned.pt")
+        panels.append((f"Target aligned by {LABELS.get(run['method'], run['method'])} (R² {run.get('test_r2_pct', float('nan')):.1f}%)",
+                       trial_average(view(aligned["test_latents"].numpy()), aligned["test_condition"])))
+    fig = plt.figure(figsize=(4.5 * len(panels), 4.5))
+    colours = plt.get_cmap("hsv")
+    for i, (title, avg) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
+        for j, (cond, traj) in enumerate(avg.items()):
+            ax.plot(traj[:, 0], traj[:, 1], traj[:, 2], color=colours(j / max(len(avg), 1)), label=f"dir {cond}")
+            ax.scatter(*traj[0], color=colours(j / max(len(avg), 1)), s=10)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("PC1")
+        ax.set_ylabel("PC2")
+        ax.set_zlabel("PC3")
+    fig.axes[0].legend(fontsize=6, loc="upper left")
+    fig.suptitle("Trial-averaged latents per reach direction (PCA of source latents); cross-day, bundled pair. "
+                 "Inter-subject: no second monkey offline.", fontsize=9)
+    for path in (args.out, args.png):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=120)
+    return 0

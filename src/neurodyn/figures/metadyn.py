@@ -1,0 +1,309 @@
+"""Figures 2–5 and the few-shot curves of Meta-Dynamical SSMs (Vermani et al., ICLR 2025) from run records.
+
+``neurodyn figure metadyn {fig2,fig3,fig4,fig5,fewshot} --manifest JSON --out F.pdf --png F.png``
+
+The manifest (built by workflow/rules/figures.smk) names the run records and session stores each panel reads;
+nothing here trains: figures read only run records and session stores (DESIGN.md contract 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurodyn.errors import InputError
+
+
+def _metrics(run: str) -> dict[str, Any]:
+    from neurodyn.runrecord import read_metrics
+
+    return read_metrics(run)
+
+
+def _load_model(run: str):
+    import torch
+
+    from neurodyn.runrecord import read_config
+    from neurodyn.train.metadyn import build_model
+
+    cfg = read_config(run)
+    ck = torch.load(Path(run) / "model.pt", weights_only=True, map_location="cpu")
+    model = build_model(cfg["model"], ck["n_channels"], cfg["likelihood"], cfg["conditioning"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model, cfg, ck["sessions"]
+
+
+def _embeddings(run: str) -> dict[str, Any]:
+    return json.loads((Path(run) / "embeddings.json").read_text())
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    v = np.array([x for x in values if x is not None and np.isfinite(x)], float)
+    return (float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0) if len(v) else (float("nan"), float("nan"))
+
+
+def transfer_scores(runs: list[str], metric: str, k: int | None = None) -> tuple[float, float]:
+    """Mean over targets per seed, then mean ± sd over seeds, of ``<target>.k<k>.<metric>`` (largest k if None)."""
+    per_seed = []
+    for run in runs:
+        m = _metrics(run)
+        ks = sorted({int(key.split(".k")[1].split(".")[0]) for key in m if f".{metric}" in key and ".k" in key})
+        if not ks:
+            continue
+        kk = k if k is not None else ks[-1]
+        vals = [v for key, v in m.items() if key.endswith(f".k{kk}.{metric}") and v is not None]
+        if vals:
+            per_seed.append(float(np.mean(vals)))
+    return _mean_sd(per_seed)
+
+
+def _vector_field(ax, model, e, latents: np.ndarray | None, title: str, n: int = 15) -> None:
+    """Quiver of f(z; e) − z over the latents' range (first two latent dims)."""
+    import torch
+
+    if latents is not None and len(latents):
+        flat = latents.reshape(-1, latents.shape[-1])
+        lo, hi = flat.min(0)[:2], flat.max(0)[:2]
+        pad = 0.15 * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = np.array([-2.0, -2.0]), np.array([2.0, 2.0])
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+    z = np.zeros((n * n, model.latent_dim), np.float32)
+    z[:, 0], z[:, 1] = gx.ravel(), gy.ravel()
+    zt = torch.as_tensor(z)
+    with torch.no_grad():
+        step = model.rollout(zt, None if e is None else torch.as_tensor(e, dtype=torch.float32), 1)[:, 0] - zt
+    ax.quiver(gx, gy, step[:, 0].numpy().reshape(n, n), step[:, 1].numpy().reshape(n, n), color="0.5", angles="xy")
+    if latents is not None:
+        for trial in latents[:8]:
+            ax.plot(trial[:, 0], trial[:, 1], lw=0.8)
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _posterior_latents(model, d: int, store: str, cfg: dict, n_trials: int = 8):
+    import torch
+
+    from neurodyn.train.metadyn import load_all
+
+    data = load_all([store], cfg)[0]
+    y = torch.as_tensor(data.y[:n_trials])
+    lengths = torch.full((y.shape[0],), y.shape[1])
+    e = model.embedding_posterior(d, y, lengths)[0].detach() if model.embed_dim else None
+    return model.smooth(d, y, lengths, e).numpy(), e, data
+
+
+def fig2(man: dict, fig) -> str:
+    """A: example recordings' true latents; B: learned shared dynamics (no embedding) for M small/large; C: forecast r²."""
+    import xarray as xr
+
+    axes = fig.subplots(1, 4)
+    for store, omega in zip(man["examples"], man["example_values"]):
+        ds = xr.open_zarr(store)
+        lat = np.asarray(ds["latents"].isel(trial=0).values)
+        axes[0].plot(np.asarray(ds["time"].values), lat[:, 0], label=f"ω = {omega:g}")
+    axes[0].set_title("A  example recordings (latent x)", fontsize=8)
+    axes[0].set_xlabel("time (ms)")
+    axes[0].legend(fontsize=6)
+    notes = []
+    for ax, key in zip(axes[1:3], ("few", "many")):
+        part = man[key]
+        runs = part["train"].get("shared", [])
+        if not runs:
+            ax.set_axis_off()
+            continue
+        model, cfg, sessions = _load_model(runs[0])
+        lat, _, _ = _posterior_latents(model, 0, part["stores"][0], cfg)
+        _vector_field(ax, model, None, lat, f"B  shared dynamics, M = {part['M']}")
+    labels, means, sds = [], [], []
+    for key in ("few", "many"):
+        runs = man[key]["transfer"].get("shared", [])
+        m, s = transfer_scores(runs, "forecast_r2")
+        labels.append(f"M = {man[key]['M']}")
+        means.append(m)
+        sds.append(s)
+        notes.append(f"M={man[key]['M']}: {m:.3f} ± {s:.3f}")
+    axes[3].bar(labels, means, yerr=sds, color=["0.6", "0.3"])
+    axes[3].set_title("C  forecast r² held-out (no embedding)", fontsize=8)
+    return "Shared dynamics without embedding, forecasting r² on held-out speeds: " + "; ".join(notes)
+
+
+def fig3(man: dict, fig) -> str:
+    """A: mean dynamics of the slowest recording (M large); B: embedding samples per dataset; C: forecast r², M small vs large."""
+    axes = fig.subplots(1, 3)
+    part = man["many"]
+    runs = part["train"].get("meta", [])
+    notes = []
+    if runs:
+        model, cfg, sessions = _load_model(runs[0])
+        values = part["values"]
+        slow = int(np.argmin(values))
+        lat, e, _ = _posterior_latents(model, slow, part["stores"][slow], cfg)
+        _vector_field(axes[0], model, e.numpy(), lat, f"A  f(z; e) of the slowest recording (ω = {values[slow]:g}), M = {part['M']}")
+        rng = np.random.default_rng(0)
+        emb = _embeddings(runs[0])["embeddings"]
+        for i, name in enumerate(sessions):
+            mu, lv = np.array(emb[name]["mean"]), np.array(emb[name]["logvar"])
+            samples = mu[0] + np.exp(0.5 * lv[0]) * rng.standard_normal(50)
+            axes[1].scatter(np.full(50, values[i]) + rng.normal(0, 0.02, 50), samples, s=3)
+        axes[1].set_xlabel("ω (rad/s)")
+        axes[1].set_ylabel("e samples")
+        m = _metrics(runs[0])
+        key = [k for k in m if k.startswith("embedding_spearman_signed_")]
+        sp = [_metrics(r).get(key[0]) for r in runs] if key else []
+        spm, sps = _mean_sd([abs(x) for x in sp if x is not None])
+        axes[1].set_title(f"B  q(e) per dataset; |Spearman(e, ±ω)| = {spm:.2f} ± {sps:.2f}", fontsize=8)
+        notes.append(f"|Spearman(e, sign·ω)| over seeds {spm:.3f} ± {sps:.3f}")
+    labels, means, sds = [], [], []
+    for key in ("few", "many"):
+        m, s = transfer_scores(man[key]["transfer"].get("meta", []), "forecast_r2")
+        labels.append(f"M = {man[key]['M']}")
+        means.append(m)
+        sds.append(s)
+        notes.append(f"meta M={man[key]['M']} forecast r² {m:.3f} ± {s:.3f}")
+    axes[2].bar(labels, means, yerr=sds, color=["0.6", "0.2"])
+    axes[2].set_title(f"C  {man['horizon']}-step forecast r², held-out speeds", fontsize=8)
+    return "; ".join(notes)
+
+
+def fig4(man: dict, fig) -> str:
+    """A: true vs embedding-conditioned dynamics for example (a, b); B, C: recon / forecast r² per pretraining dataset."""
+    from neurodyn.simulate import bifurcation
+
+    runs = man["train"].get("meta", [])
+    if not runs:
+        raise InputError("--manifest", "train.meta", "at least one run of the bifurcation experiment")
+    model, cfg, sessions = _load_model(runs[0])
+    n_ex = min(4, len(sessions))
+    axes = fig.subplots(2, max(n_ex, 2))
+    for j in range(n_ex):
+        a, b = man["values"][j]
+        n = 15
+        gx, gy = np.meshgrid(np.linspace(-1.6, 1.6, n), np.linspace(-1.6, 1.6, n))
+        x = np.stack([gx.ravel(), gy.ravel()], 1)
+        v = bifurcation.drift(x, a, b, man["omega0"], man["time_scale"])
+        axes[0, j].quiver(gx, gy, v[:, 0].reshape(n, n), v[:, 1].reshape(n, n), color="0.3")
+        axes[0, j].set_title(f"true a={a:g} b={b:g}", fontsize=7)
+        axes[0, j].set_xticks([])
+        axes[0, j].set_yticks([])
+        lat, e, _ = _posterior_latents(model, j, man["stores"][j], cfg)
+        _vector_field(axes[1, j], model, None if e is None else e.numpy(), lat, f"learned f(z; e_{j})")
+    per = {s: ([], []) for s in sessions}
+    for run in runs:
+        m = _metrics(run)
+        for s in sessions:
+            per[s][0].append(m.get(f"{s}.recon_r2"))
+            per[s][1].append(m.get(f"{s}.forecast_r2"))
+    lines = [f"{s} (a={a:g}, b={b:g}): recon {_mean_sd(per[s][0])[0]:.3f}, forecast {_mean_sd(per[s][1])[0]:.3f}"
+             for s, (a, b) in zip(sessions, man["values"])]
+    return "Test-trial r² per pretraining dataset (mean over seeds): " + "; ".join(lines)
+
+
+def fig5(man: dict, fig) -> str:
+    """Left: embedding per recording; right: condition-averaged latents (2 PCs) and real vs forecast behaviour."""
+    import torch
+    from sklearn.linear_model import Ridge
+
+    runs = man["train"].get("meta", [])
+    if not runs:
+        raise InputError("--manifest", "train.meta", "at least one run of the motor experiment")
+    model, cfg, sessions = _load_model(runs[0])
+    axes = fig.subplots(1, 3)
+    emb = _embeddings(runs[0])["embeddings"]
+    rng = np.random.default_rng(0)
+    for name in sessions:
+        mu, lv = np.array(emb[name]["mean"]), np.array(emb[name]["logvar"])
+        s = mu[None] + np.exp(0.5 * lv)[None] * rng.standard_normal((30, len(mu)))
+        axes[0].scatter(s[:, 0], s[:, 1] if s.shape[1] > 1 else np.zeros(30), s=4, label=name)
+    axes[0].legend(fontsize=5)
+    axes[0].set_title("embedding samples per recording", fontsize=8)
+    notes = []
+    for ax, (d, store) in zip(axes[1:], list(enumerate(man["stores"]))[:2]):
+        from neurodyn.train.metadyn import load_all
+
+        data = load_all([store], cfg)[0]
+        y = torch.as_tensor(data.y)
+        lengths = torch.full((y.shape[0],), y.shape[1])
+        e = model.embedding_posterior(d, y, lengths)[0].detach() if model.embed_dim else None
+        z = model.smooth(d, y, lengths, e).numpy()
+        flat = z.reshape(-1, z.shape[-1])
+        _, _, vt = np.linalg.svd(flat - flat.mean(0), full_matrices=False)
+        for cond in np.unique(data.condition)[:8]:
+            pcs = (z[data.condition == cond].mean(0) - flat.mean(0)) @ vt[:2].T
+            ax.plot(pcs[:, 0], pcs[:, 1], lw=0.8)
+        ax.set_title(f"{sessions[d]}: condition-averaged latents", fontsize=8)
+        if data.behaviour is None:
+            notes.append(f"{sessions[d]}: no behaviour variable '{cfg['data'].get('behaviour')}' in the store, so no behaviour panel")
+            continue
+        ctx = min(cfg["forecast"]["context_bins"], z.shape[1] - 1)
+        fc = model.rollout(torch.as_tensor(z[:, ctx - 1]), e, z.shape[1] - ctx).numpy()
+        beh = data.behaviour
+        dec = Ridge(alpha=1.0).fit(flat, beh.reshape(-1, beh.shape[-1]))
+        pred = dec.predict(fc.reshape(-1, fc.shape[-1])).reshape(fc.shape[0], fc.shape[1], -1)
+        inset = ax.inset_axes([0.6, 0.6, 0.38, 0.38])
+        inset.plot(beh[:, ctx:, 0].mean(0), "k", lw=0.8, label="real")
+        inset.plot(pred[:, :, 0].mean(0), "r", lw=0.8, label="forecast")
+        inset.legend(fontsize=4)
+        inset.set_xticks([])
+        inset.set_yticks([])
+    return "; ".join(notes) if notes else "behaviour forecast from rolled-out latents through a ridge decoder fitted on posterior latents"
+
+
+def fewshot(man: dict, fig) -> str:
+    """Reconstruction and forecasting r² on held-out recordings vs the number of trials k, per method."""
+    exps = [e for e in man["experiments"] if any(man["experiments"][e]["transfer"].values())]
+    axes = np.atleast_2d(fig.subplots(max(len(exps), 1), 2, squeeze=False))
+    for row, exp in zip(axes, exps):
+        for ax, metric in zip(row, ("recon_r2", "forecast_r2")):
+            for variant, runs in man["experiments"][exp]["transfer"].items():
+                ks = man["ks"]
+                stats = [transfer_scores(runs, metric, k) for k in ks]
+                ax.errorbar(ks, [s[0] for s in stats], yerr=[s[1] for s in stats], label=variant, marker="o", ms=3)
+            ax.set_xscale("log")
+            ax.set_xlabel("k (trials)")
+            ax.set_title(f"{exp}: {metric}", fontsize=8)
+            ax.legend(fontsize=6)
+    return "mean over held-out recordings, ± sd over seeds"
+
+
+FIGURES = {"fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "fewshot": fewshot}
+
+
+def main(argv: list[str]) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neurodyn.config import parse_params
+    from neurodyn.utils.atomic import atomic_path
+
+    parser = argparse.ArgumentParser(prog="neurodyn figure metadyn", description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=sorted(FIGURES))
+    parser.add_argument("--manifest", required=True, help="JSON: run records and stores per panel")
+    parser.add_argument("--caption", default="", help="the caption's first line (the rule's description)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--png", required=True)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    man = parse_params(args.manifest, "--manifest")
+    fig = plt.figure(figsize=(12, 3.6 if args.which != "fig4" else 5.5))
+    note = FIGURES[args.which](man, fig)
+    caption = " ".join(x for x in (args.caption, note, man.get("caption_note", "")) if x)
+    fig.text(0.01, 0.005, caption, fontsize=6, wrap=True, va="bottom")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    with atomic_path(args.out) as tmp:
+        fig.savefig(tmp, format="pdf")
+    with atomic_path(args.png) as tmp:
+        fig.savefig(tmp, format="png", dpi=120)
+    print(caption)
+    return 0

@@ -1,0 +1,56 @@
+"""Thin wrappers over library embeddings used as DCF comparisons: PCA (scikit-learn), CEBRA (Schneider,
+Lee, Mathis 2023; the `cebra` package, unsupervised time-contrastive mode) and T-PHATE (Busch et al. 2023; the
+`tphate` package). Each returns 3-D (``n_latents``) latents for every sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+
+def fit_pca(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any], *, seed: int) -> dict[str, Any]:
+    """train: (n_tr, T, D); everything: (n, T, D)."""
+    from sklearn.decomposition import PCA
+
+    d = train.shape[-1]
+    pca = PCA(n_components=int(cfg["n_latents"]), random_state=seed).fit(train.reshape(-1, d))
+    n, t, _ = everything.shape
+    z = pca.transform(everything.reshape(-1, d))
+    return {"latents": z.reshape(n, t, -1), "reconstruction": pca.inverse_transform(z).reshape(n, t, d),
+            "explained_variance_ratio": pca.explained_variance_ratio_}
+
+
+def fit_cebra(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any], *, seed: int) -> dict[str, Any]:
+    """CEBRA-Time: positives are frames ``time_offset`` apart; trained on the concatenated training sequences
+    (a pair across a sequence boundary is rare and is the package's documented behaviour for concatenation)."""
+    import cebra
+    import torch
+
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    d = train.shape[-1]
+    model = cebra.CEBRA(
+        model_architecture=cfg["architecture"], output_dimension=int(cfg["n_latents"]),
+        max_iterations=int(cfg["steps"]), batch_size=int(cfg["batch_size"]), learning_rate=float(cfg["lr"]),
+        temperature=float(cfg["temperature"]), time_offsets=int(cfg["time_offset"]), conditional="time",
+        device="cpu", verbose=False,
+    )
+    model.fit(train.reshape(-1, d).astype(np.float32))
+    n, t, _ = everything.shape
+    # transform sequence by sequence: the convolutional model pads each one at its own edges
+    z = np.stack([model.transform(seq.astype(np.float32)) for seq in everything])
+    return {"latents": z, "reconstruction": None}
+
+
+def fit_tphate(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any], *, seed: int) -> dict[str, Any]:
+    """T-PHATE is transductive (no out-of-sample transform): it embeds all frames of all sequences at once,
+    without behaviour; decoders are still fit on training sequences only."""
+    import tphate
+
+    n, t, d = everything.shape
+    op = tphate.TPHATE(n_components=int(cfg["n_latents"]), knn=int(cfg["knn"]), t=cfg["t"], random_state=seed, n_jobs=1, verbose=0)
+    z = op.fit_transform(everything.reshape(-1, d))
+    return {"latents": np.asarray(z).reshape(n, t, -1), "reconstruction": None}

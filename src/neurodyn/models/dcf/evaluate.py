@@ -1,0 +1,76 @@
+"""Evaluation of latents for DCF's Tables 1–2 and its stability analysis (PAPERS.md §1 "Reported results").
+
+- Table 1: a linear (ridge) decoder from the first 3 latents to velocity, fit on all training frames, scored
+  on each held-out window separately: R² = 1 − SS_res / SS_tot over (time, axis) of that window.
+- Table 2: firing-rate reconstruction R² per held-out window, over (time, unit), against the smoothed rates.
+- Significance: one-sided Wilcoxon signed-rank test (paired by window) that DCF's R² exceeds a method's,
+  Bonferroni-corrected over the methods compared; a method is starred when the corrected p < 0.05.
+- Stability: for each pair of seeds, every latent dimension of the second is sign-aligned to the first, then
+  the cosine similarity of the (time-concatenated, centred) latent series is averaged over dimensions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+
+def window_r2(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """Per-window R² pooled over the window's (time, channel) entries. y, yhat: (n, T, C) -> (n,)."""
+    res = ((y - yhat) ** 2).sum(axis=(1, 2))
+    tot = ((y - y.mean(axis=1, keepdims=True)) ** 2).sum(axis=(1, 2))
+    return 1.0 - res / np.maximum(tot, 1e-12)
+
+
+def decode_velocity(latents: np.ndarray, velocity: np.ndarray, train: np.ndarray, test: np.ndarray, *, n_latents: int, alpha: float) -> np.ndarray:
+    """Ridge decoder latents[..., :n_latents] -> velocity; returns R² of each test window. latents: (n, T, d)."""
+    from sklearn.linear_model import Ridge
+
+    z = latents[..., :n_latents]
+    zt = z[train].reshape(-1, z.shape[-1])
+    mu, sd = zt.mean(0), zt.std(0) + 1e-8  # standardise so one alpha suits every method's latent scale
+    dec = Ridge(alpha=alpha).fit((zt - mu) / sd, velocity[train].reshape(-1, velocity.shape[-1]))
+    pred = dec.predict(((z[test] - mu) / sd).reshape(-1, z.shape[-1])).reshape(velocity[test].shape)
+    return window_r2(velocity[test], pred)
+
+
+def summarise(values: np.ndarray) -> dict[str, float]:
+    q25, med, q75 = np.percentile(values, [25, 50, 75])
+    return {"median": float(med), "q25": float(q25), "q75": float(q75), "n": int(len(values))}
+
+
+def worse_than_reference(ref: np.ndarray, others: Mapping[str, np.ndarray], level: float = 0.05) -> dict[str, dict[str, float]]:
+    """One-sided Wilcoxon signed-rank (H1: reference > method), Bonferroni over ``others``."""
+    from scipy.stats import wilcoxon
+
+    m = max(len(others), 1)
+    out = {}
+    for name, vals in others.items():
+        diff = ref - vals
+        if np.allclose(diff, 0):
+            p = 1.0
+        else:
+            p = float(wilcoxon(ref, vals, alternative="greater").pvalue)
+        p_adj = min(1.0, p * m)
+        out[name] = {"p": p, "p_bonferroni": p_adj, "worse": bool(p_adj < level)}
+    return out
+
+
+def sign_aligned_cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean over dimensions of |cos| between centred latent series (sign alignment = taking the sign that
+    makes the cosine positive). a, b: (N, d)."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    cos = (a * b).sum(0) / (np.linalg.norm(a, axis=0) * np.linalg.norm(b, axis=0) + 1e-12)
+    return float(np.abs(cos).mean())
+
+
+def pairwise_stability(latents: list[np.ndarray]) -> np.ndarray:
+    """(S, S) matrix of sign-aligned cosine similarities between seeds' latents, each (N, d)."""
+    s = len(latents)
+    mat = np.eye(s)
+    for i in range(s):
+        for j in range(i + 1, s):
+            mat[i, j] = mat[j, i] = sign_aligned_cosine(latents[i], latents[j])
+    return mat

@@ -1,0 +1,75 @@
+"""Read ERDiff run records into rows for the tables, figures and the scorecard fragment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurodyn.errors import InputError
+from neurodyn.runrecord import read_config, read_metrics
+
+LABELS = {
+    "no_align": "No alignment (floor)",
+    "cycle_gan": "Cycle-GAN",
+    "jsdm": "JSDM",
+    "sasa": "SASA",
+    "dann": "DANN",
+    "rdammd": "RDA-MMD",
+    "daf": "DAF",
+    "erdiff_wo_s": "ERDiff w/o S",
+    "erdiff_wo_t": "ERDiff w/o T",
+    "erdiff": "ERDiff",
+}
+SETTING_LABELS = {"cross_day": "Cross-day", "inter_subject": "Inter-subject", "synthetic": "Synthetic"}
+
+
+def read_runs(paths: list[str]) -> list[dict]:
+    """One dict per run: pair, method, seed, setting and its metrics."""
+    rows = []
+    for path in paths:
+        cfg = read_config(path)
+        metrics = read_metrics(path)
+        run = json.loads((Path(path) / "run.json").read_text())
+        if "method" not in cfg or "pair" not in cfg:
+            raise InputError(Path(path) / "config.json", "method", "an ERDiff alignment run record")
+        rows.append({"path": str(path), "pair": cfg["pair"], "method": cfg["method"], "setting": cfg.get("setting"),
+                     "seed": run["seed"], **metrics})
+    return rows
+
+
+def summarise(values: list[float]) -> tuple[float, float, int]:
+    vals = np.asarray([v for v in values if v is not None], dtype=float)
+    if not len(vals):
+        return float("nan"), float("nan"), 0
+    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, len(vals)
+
+
+def fmt(mean: float, sd: float, digits: int = 2) -> str:
+    if not np.isfinite(mean):
+        return "—"
+    return f"{mean:.{digits}f} (±{sd:.{digits}f})"
+
+
+def write_csv(rows: list[dict], columns: list[str], path: str) -> None:
+    import csv
+    import io
+
+    from neurodyn.utils.atomic import write_text
+
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    write_text(path, buf.getvalue())
+
+
+def write_md(rows: list[dict], columns: list[str], path: str, preface: str = "") -> None:
+    from neurodyn.utils.atomic import write_text
+
+    md = ([preface, ""] if preface else []) + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        md.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+    write_text(path, "\n".join(md) + "\n")

@@ -1,0 +1,158 @@
+"""Train DCF (coupled compressive and dynamical flows) on neural data or video and write its run record.
+
+``neurodyn train dcf --params JSON --kind neural|video (--sessions S.zarr ... | --frames F.npz) --seed N --out DIR``
+
+The run record holds ``model.pt`` (state_dict), ``outputs.pt`` (latents and reconstructions the tables and
+figures read) and metrics (final losses, K_eff, rMAE). Params: the ``dcf.model`` slice merged with the
+experiment's slice (see workflow/schemas/dcf.schema.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurodyn.config import parse_params
+from neurodyn.models.dcf.data import NeuralData, VideoData, prepare_neural, video_from_file, video_from_store, windows
+from neurodyn.models.dcf.model import DCF, nested_dropout_p
+from neurodyn.runrecord import RunRecord
+from neurodyn.train.loop import fit
+from neurodyn.utils.device import describe, pick_device
+from neurodyn.utils.seed import derive_seed, seed_everything
+
+
+def train_dcf(
+    series: np.ndarray,
+    cfg: Mapping[str, Any],
+    *,
+    seed: int,
+    record: RunRecord | None = None,
+    device: torch.device | str = "cpu",
+    image_shape: tuple[int, int, int] | None = None,
+    label: str = "dcf",
+) -> tuple[DCF, list[dict[str, float]]]:
+    """Fit DCF to sequences ``series`` (n, T, D) (already normalised). Returns the model (eval mode) and the
+    loss history."""
+    seed_everything(seed)
+    device = torch.device(device)
+    data = torch.as_tensor(windows(series.astype(np.float32), int(cfg["history"])), device=device)
+    model = DCF.from_config(cfg, dim=series.shape[-1], image_shape=image_shape).to(device)
+    tr = cfg["train"]
+    # the compression target (b, L, D) gets its own learning rate: its scales d_i must travel orders of
+    # magnitude (to ~0 for unused dimensions), which Adam's ~lr-per-step moves make slow at the nets' rate
+    target = [model.b, model.A, model.d_raw]
+    nets = [p for n, p in model.named_parameters() if n not in ("b", "A", "d_raw")]
+    opt = torch.optim.Adam([{"params": nets, "lr": float(tr["lr"])}, {"params": target, "lr": float(tr["target_lr"])}])
+    nd = cfg["nested_dropout"]
+    bsz = min(int(tr["batch_size"]), len(data))
+
+    def step_fn(step: int, gen: torch.Generator):
+        idx = torch.randint(len(data), (bsz,), generator=gen).to(device)
+        p = nested_dropout_p(step, p=float(nd["p"]), ramp_steps=int(nd["ramp_steps"]), p_start=float(nd["p_start"]))
+        return model.losses(data[idx], p=p, gen=gen)
+
+    result = fit(
+        modules={"dcf": model}, optimizer=opt, step_fn=step_fn, n_steps=int(tr["steps"]), record=record,
+        seed=derive_seed(seed, "dcf-batches"), label=label, checkpoint_every=int(tr["checkpoint_every"]),
+        clip_grad=float(tr["clip_grad"]) if tr["clip_grad"] else None,
+    )
+    return model, result.history
+
+
+def rmae_curve(model: DCF, frames: torch.Tensor, ks: list[int], ode: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Relative MAE Σ|x̂ − x| / Σ|x| of reconstructions from the first K latents, for each K in ``ks``:
+    "encoder" decodes linearly, x̂ = x^(0,K) = b + L D^{1/2} (m_K ⊙ μ); "flow" carries x^(0,K) back to τ = 1
+    with the generative (reverse compressive) flow. frames: (N, D)."""
+    out: dict[str, list[float]] = {"k": [], "encoder": [], "flow": []}
+    with torch.no_grad():
+        mu = model.encoder_latents(frames)
+        denom = frames.abs().sum()
+        for k in ks:
+            mask = (torch.arange(model.latent_dim, device=frames.device) < k).float()
+            x0k = model.target(mu, mask)
+            out["k"].append(int(k))
+            out["encoder"].append(float((x0k - frames).abs().sum() / denom))
+            out["flow"].append(float((model.flow(x0k, 0.0, 1.0, ode) - frames).abs().sum() / denom))
+    return out
+
+
+def readouts(model: DCF, series: np.ndarray, cfg: Mapping[str, Any], device, sim_index: np.ndarray) -> dict[str, Any]:
+    """Latents and reconstructions of every sequence. series: (n, T, D); sim_index: which sequences to simulate."""
+    ode = cfg["ode"]
+    n, t, d = series.shape
+    x1 = torch.as_tensor(series.reshape(n * t, d), device=device)
+    with torch.no_grad():
+        enc = model.encoder_latents(x1)
+        x0 = model.flowed(x1, ode)
+        flowed = model.latents_from_x0(x0)
+        recon = model.flow(x0, 0.0, 1.0, ode)  # compress then generate: the round trip of Table 2
+        seeds = torch.as_tensor(series[sim_index, : model.history + 1], device=device)
+        sim0 = model.simulate(seeds, t, ode, tau=0.0) if len(sim_index) else torch.zeros(0, t, d, device=device)
+        sim_lat = model.latents_from_x0(sim0)
+        sim1 = model.flow(sim0.reshape(-1, d), 0.0, 1.0, ode).reshape(sim0.shape) if len(sim_index) else sim0
+    return {
+        "encoder_latents": enc.reshape(n, t, -1).cpu(),
+        "flowed_latents": flowed.reshape(n, t, -1).cpu(),
+        "flowed_x0": x0.reshape(n, t, d).cpu(),
+        "reconstruction": recon.reshape(n, t, d).cpu(),
+        "simulated_index": torch.as_tensor(sim_index),
+        "simulated_latents": sim_lat.cpu(),
+        "simulated_x1": sim1.cpu(),
+        "scales": model.scales().detach().cpu(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="neurodyn train dcf", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", required=True, help="the DCF config slice (model + experiment) as JSON")
+    parser.add_argument("--kind", choices=["neural", "video"], required=True)
+    parser.add_argument("--sessions", nargs="*", default=[], help="session stores (.zarr)")
+    parser.add_argument("--frames", help="a user-supplied .npy/.npz of frames (video kind, instead of --sessions)")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    cfg = parse_params(args.params)
+    from neurodyn.store import open_session
+
+    device = pick_device(args.device)
+    record = RunRecord(args.out, cfg, args.seed, device=describe(device))
+    stores = [open_session(p) for p in args.sessions]
+    metrics: dict[str, Any] = {}
+    if args.kind == "neural":
+        data: NeuralData = prepare_neural(stores, cfg["data"])
+        series = data.z().astype(np.float32)
+        model, history = train_dcf(series[data.train], cfg, seed=args.seed, record=record, device=device, label="dcf-neural")
+        out = readouts(model, series, cfg, device, sim_index=data.test)
+        out["reconstruction_hz"] = torch.as_tensor(data.unz(out["reconstruction"].numpy()))
+        metrics["n_train_windows"] = int(len(data.train))
+        metrics["n_test_windows"] = int(len(data.test))
+    else:
+        video: VideoData = video_from_file(args.frames) if args.frames else video_from_store(stores[0])
+        series = video.frames
+        model, history = train_dcf(series, cfg, seed=args.seed, record=record, device=device, image_shape=video.image_shape, label="dcf-video")
+        n_sim = min(int(cfg["n_simulated"]), len(series))
+        out = readouts(model, series, cfg, device, sim_index=np.arange(n_sim))
+        frames = torch.as_tensor(series.reshape(-1, series.shape[-1]), device=device)
+        curve = rmae_curve(model, frames, [k for k in cfg["rmae_ks"] if k <= model.latent_dim], cfg["ode"])
+        out["rmae"] = curve
+        out["image_shape"] = list(video.image_shape)
+        out["frames"] = torch.as_tensor(series[:1])
+        if video.latents is not None:
+            out["true_latents"] = torch.as_tensor(video.latents)
+        for k, e, f in zip(curve["k"], curve["encoder"], curve["flow"]):
+            metrics[f"rmae_encoder_k{k}"] = e
+            metrics[f"rmae_flow_k{k}"] = f
+    metrics["k_eff"] = model.k_eff(float(cfg["k_eff_fraction"]))
+    for key in ("loss", "cf", "df", "align"):
+        first = np.mean([h[key] for h in history[:10]])
+        last = np.mean([h[key] for h in history[-10:]])
+        metrics[f"{key}_first10"], metrics[f"{key}_last10"] = float(first), float(last)
+    record.save_torch("model.pt", model.state_dict())
+    record.save_torch("outputs.pt", out)
+    record.finish(metrics)
+    return 0

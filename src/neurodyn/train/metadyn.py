@@ -1,0 +1,199 @@
+"""Train a Meta-Dynamical SSM (or its no-embedding / embedding-as-input baselines) on M session stores.
+
+``neurodyn train metadyn --sessions A.zarr B.zarr … --params JSON --seed S --out results/runs/metadyn/…``
+
+The run record holds ``model.pt`` ({"state_dict", "n_channels", "sessions"}), ``embeddings.json`` (posterior
+mean and log-variance of e per dataset) and metrics per dataset on its test trials: ``<name>.recon_r2``,
+``<name>.forecast_r2`` (definitions in :func:`evaluate_dataset`), the mean-rate collapse check for Poisson data,
+and ``embedding_spearman_<param>`` when the sessions come from a synthetic family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurodyn.models.metadyn import Batch, MetaDynamicalSSM
+from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_smooth, load_session, r2_pooled
+
+
+def build_model(model_cfg: Mapping[str, Any], n_channels: Sequence[int], likelihood: str, conditioning: str) -> MetaDynamicalSSM:
+    keys = ("latent_dim", "shared_dim", "dyn_hidden", "embed_dim", "rank", "hyper_hidden", "enc_hidden", "init_process_std")
+    return MetaDynamicalSSM(n_channels=list(n_channels), likelihood=likelihood, conditioning=conditioning, **{k: model_cfg[k] for k in keys})
+
+
+def load_all(paths: Sequence[str], params: Mapping[str, Any]) -> list[SessionData]:
+    d = params["data"]
+    return [
+        load_session(p, likelihood=params["likelihood"], bin_ms=d.get("bin_ms"), window_ms=d.get("window_ms"),
+                     max_bins=d.get("max_bins"), behaviour=d.get("behaviour"))
+        for p in paths
+    ]
+
+
+def make_step_fn(
+    model: MetaDynamicalSSM,
+    datasets: Sequence[tuple[int, np.ndarray]],
+    *,
+    batch_trials: int,
+    kl_warmup_steps: int,
+    device: torch.device,
+):
+    """step_fn for ``train.loop.fit``: each step draws ``batch_trials`` trials of every dataset with ``gen``.
+
+    datasets: (model dataset index, y (n_trials, T, N) of its training trials).
+    """
+    tensors = [(d, torch.as_tensor(y, device=device)) for d, y in datasets]
+
+    def step(step: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        batches = []
+        for d, y in tensors:
+            n = y.shape[0]
+            idx = torch.randperm(n, generator=gen)[: min(batch_trials, n)].to(device)
+            yb = y[idx]
+            lengths = torch.full((yb.shape[0],), yb.shape[1], dtype=torch.long, device=device)
+            batches.append(Batch(d, yb, lengths, n))
+        kl_weight = min(1.0, (step + 1) / kl_warmup_steps) if kl_warmup_steps > 0 else 1.0
+        return model.elbo_loss(batches, kl_weight=kl_weight)
+
+    return step
+
+
+def evaluate_dataset(
+    model: MetaDynamicalSSM,
+    d: int,
+    data: SessionData,
+    *,
+    embed_trials: np.ndarray,
+    eval_trials: np.ndarray,
+    forecast: Mapping[str, Any],
+    device: torch.device,
+) -> dict[str, float]:
+    """Reconstruction and forecasting r² of dataset ``d`` on ``eval_trials``, e inferred from ``embed_trials``.
+
+    - recon_r2: posterior-mean latents of each whole evaluation trial → readout mean, against the data
+      (Gaussian: the observations; Poisson: counts smoothed with a Gaussian of ``smooth_sd_bins``), pooled r²
+      (:func:`r2_pooled`) over trials, bins and channels.
+    - forecast_r2: the posterior sees the first ``context_bins`` bins only; the mean dynamics f(·; e) are
+      rolled forward ``horizon_bins`` steps from the last context state; pooled r² of the forecast readout
+      means against the data over those ``horizon_bins`` bins (k-step forecasting r², k = horizon_bins).
+    - mean_rate_r2 (collapse check): the same r² for a prediction of each channel's mean over the embedding
+      trials; ``collapsed`` = 1 when recon_r2 < mean_rate_r2 + ``collapse_margin`` — the known failure of
+      low-rate Poisson data, where the model predicts the mean rate and ignores the latents.
+    """
+    model.eval()
+    y_embed = torch.as_tensor(data.y[embed_trials], device=device)
+    y_eval = torch.as_tensor(data.y[eval_trials], device=device)
+    e = None
+    if model.embed_dim:
+        with torch.no_grad():
+            e, _ = model.embedding_posterior(d, y_embed, torch.full((len(embed_trials),), y_embed.shape[1], device=device))
+    T = y_eval.shape[1]
+    lengths = torch.full((y_eval.shape[0],), T, dtype=torch.long, device=device)
+    z = model.smooth(d, y_eval, lengths, e)
+    recon = model.predict_mean(d, z).cpu().numpy()
+    sd = forecast["smooth_sd_bins"] if model.likelihood == "poisson" else 0
+    target = gaussian_smooth(data.y[eval_trials], sd)
+    mean_rate = data.y[embed_trials].reshape(-1, data.y.shape[-1]).mean(0)
+    out = {"recon_r2": r2_pooled(target, recon), "mean_rate_r2": r2_pooled(target, np.broadcast_to(mean_rate, target.shape))}
+    out["collapsed"] = float(out["recon_r2"] < out["mean_rate_r2"] + forecast["collapse_margin"])
+    context = min(forecast["context_bins"], T - 1)
+    horizon = min(forecast["horizon_bins"], T - context)
+    pred = model.forecast(d, y_eval, e, context, horizon).cpu().numpy()
+    out["forecast_r2"] = r2_pooled(target[:, context : context + horizon], pred)
+    out["forecast_horizon_bins"] = float(horizon)
+    return out
+
+
+@torch.no_grad()
+def learned_rotation(model: MetaDynamicalSSM, d: int, data: SessionData, trials: np.ndarray, device: torch.device) -> float:
+    """Signed angular speed (rad per bin) of the learned dynamics f(·; e_d) on dataset d's posterior latents.
+
+    Angles are taken around the latents' centroid in their first two principal components. A linear read-out
+    cannot tell a rotation ω from its mirror image −ω (y = Cz = (CR)(Rz) for a reflection R), so each
+    dataset's learned latent may turn either way: the sign says which, and sign × ω is what e can order.
+    """
+    y = torch.as_tensor(data.y[trials], device=device)
+    lengths = torch.full((len(trials),), y.shape[1], device=device)
+    e = model.embedding_posterior(d, y, lengths)[0] if model.embed_dim else None
+    z = model.smooth(d, y, lengths, e).reshape(-1, model.latent_dim)
+    z1 = model.rollout(z, e, 1)[:, 0]
+    centre = z.mean(0)
+    _, _, vt = torch.linalg.svd(z - centre, full_matrices=False)
+    a, b = (z - centre) @ vt[:2].T, (z1 - centre) @ vt[:2].T
+    dtheta = torch.atan2(b[:, 1], b[:, 0]) - torch.atan2(a[:, 1], a[:, 0])
+    dtheta = (dtheta + np.pi) % (2 * np.pi) - np.pi
+    return float(dtheta.mean())
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    from scipy.stats import spearmanr
+
+    if len(x) < 3:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def main(argv: list[str]) -> int:
+    from neurodyn.config import parse_params
+    from neurodyn.runrecord import RunRecord
+    from neurodyn.train.loop import fit
+    from neurodyn.utils.device import describe, pick_device
+    from neurodyn.utils.seed import derive_seed, seed_everything
+
+    parser = argparse.ArgumentParser(prog="neurodyn train metadyn", description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", nargs="+", required=True, help="session stores (.zarr), one per dataset")
+    parser.add_argument("--params", required=True, help="config slice as JSON (see workflow/rules/train.smk)")
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the rule's threads)")
+    parser.add_argument("--out", required=True, help="run record folder")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    params = parse_params(args.params)
+    seed_everything(args.seed)
+    device = pick_device(params.get("device", "auto"))
+    datas = load_all(args.sessions, params)
+    record = RunRecord(args.out, params, args.seed, device=describe(device))
+    model = build_model(params["model"], [d.y.shape[-1] for d in datas], params["likelihood"], params["conditioning"]).to(device)
+    splits = [choose_trials(d, seed=derive_seed(args.seed, "split", d.name), eval_fraction=params["forecast"]["eval_fraction"]) for d in datas]
+    train_cfg = params["train"]
+    step_fn = make_step_fn(model, [(i, d.y[s[0]]) for i, (d, s) in enumerate(zip(datas, splits))],
+                           batch_trials=train_cfg["batch_trials"], kl_warmup_steps=train_cfg["kl_warmup_steps"], device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg["lr"])
+    result = fit(modules={"model": model}, optimizer=optimizer, step_fn=step_fn, n_steps=train_cfg["n_steps"], record=record,
+                 seed=derive_seed(args.seed, "train"), label=f"metadyn {params.get('experiment', '')}",
+                 checkpoint_every=train_cfg["checkpoint_every"], clip_grad=train_cfg["clip_grad"])
+    metrics: dict[str, Any] = {"train.final_loss_per_bin": result.last("loss"), "train.steps": result.steps, "n_datasets": len(datas)}
+    embeddings = {}
+    for i, (data, (pool, test)) in enumerate(zip(datas, splits)):
+        ev = evaluate_dataset(model, i, data, embed_trials=pool, eval_trials=test, forecast=params["forecast"], device=device)
+        metrics.update({f"{data.name}.{k}": v for k, v in ev.items()})
+        if model.embed_dim:
+            with torch.no_grad():
+                y = torch.as_tensor(data.y[pool], device=device)
+                mu, lv = model.embedding_posterior(i, y, torch.full((len(pool),), y.shape[1], device=device))
+            embeddings[data.name] = {"mean": mu.cpu().tolist(), "logvar": lv.cpu().tolist()}
+    names = [d.name for d in datas]
+    values = params.get("family_values") or []
+    if embeddings and values and all(v is not None for v in values) and len(values) == len(names):
+        first = [embeddings[n]["mean"][0] for n in names]
+        key = params["family_param"]
+        metrics[f"embedding_spearman_{key}"] = spearman(first, values)
+        if model.latent_dim >= 2:
+            speeds = [learned_rotation(model, i, d, s[0], device) for i, (d, s) in enumerate(zip(datas, splits))]
+            for name, sp in zip(names, speeds):
+                metrics[f"{name}.learned_rotation_rad_per_bin"] = sp
+                embeddings[name]["learned_rotation_rad_per_bin"] = sp
+            # e may order the datasets by the signed speed (see learned_rotation); report both
+            metrics[f"embedding_spearman_signed_{key}"] = spearman(first, [np.sign(sp) * v for sp, v in zip(speeds, values)])
+            metrics[f"learned_speed_spearman_{key}"] = spearman([abs(sp) for sp in speeds], values)
+    metrics["collapsed_datasets"] = sum(int(metrics[f"{n}.collapsed"]) for n in names)
+    record.save_torch("model.pt", {"state_dict": model.state_dict(), "n_channels": [d.y.shape[-1] for d in datas], "sessions": names})
+    (record.path("embeddings.json")).write_text(json.dumps({"sessions": names, "family_values": values, "embeddings": embeddings}, indent=2))
+    record.finish(metrics, sessions=list(args.sessions))
+    return 0

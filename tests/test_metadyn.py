@@ -1,0 +1,208 @@
+"""Meta-Dynamical SSM: generators, low-rank hypernetwork, recovery of ω by the embedding, few-shot transfer,
+the mean-rate collapse check, family sessions and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from neurodyn.cli import main as cli
+from neurodyn.models.metadyn import MetaDynamicalSSM
+from neurodyn.models.metadyn_data import load_session, r2_pooled, session_from_recording
+from neurodyn.simulate import bifurcation, limit_cycle
+from neurodyn.store import write_session
+
+MODEL = {"latent_dim": 2, "shared_dim": 16, "dyn_hidden": 64, "embed_dim": 1, "rank": 1, "hyper_hidden": 32,
+         "enc_hidden": 32, "init_process_std": 0.1}
+FORECAST = {"context_bins": 15, "horizon_bins": 40, "smooth_sd_bins": 2.0, "collapse_margin": 0.02, "eval_fraction": 0.25}
+
+
+def params(conditioning="hyper", n_steps=800, values=None, likelihood="gaussian"):
+    return {"experiment": "test", "variant": "meta", "conditioning": conditioning, "likelihood": likelihood, "device": "cpu",
+            "model": MODEL, "train": {"n_steps": n_steps, "lr": 0.005, "batch_trials": 16, "kl_warmup_steps": 100,
+                                      "checkpoint_every": 0, "clip_grad": 5.0},
+            "forecast": FORECAST, "data": {}, "family_param": "omega" if values else None, "family_values": values,
+            "fewshot": {"ks": [4], "n_steps": 80, "single_steps": 150, "lr": 0.02, "batch_trials": 16, "kl_warmup_steps": 20}}
+
+
+def write_lc(tmp_path, name, omega, seed, n_trials=40, n_channels=25, likelihood="gaussian", n_bins=50, **extra):
+    rec = limit_cycle.simulate({"omega": omega, "n_trials": n_trials, "n_bins": n_bins, "n_channels": n_channels,
+                                "likelihood": likelihood, **extra}, seed)
+    rec.name = name
+    return str(write_session(session_from_recording(rec), tmp_path / f"{name}.zarr"))
+
+
+# -- generators -------------------------------------------------------------------------------------------------
+def test_limit_cycle_speed_is_omega():
+    rec = limit_cycle.simulate({"omega": 4.0, "n_trials": 20, "n_bins": 60, "process_noise": 0.0}, 3)
+    z = rec.latents.reshape(20, 60, 2)
+    angle = np.unwrap(np.arctan2(z[..., 1], z[..., 0]), axis=1)
+    speed = np.diff(angle, axis=1).mean() / 0.02  # rad/s at 20 ms bins
+    assert speed == pytest.approx(4.0, rel=0.02)
+    assert np.abs(np.linalg.norm(z[:, -1], axis=1) - 1).max() < 0.05  # converged to the unit cycle
+    assert rec.observations.shape == (1200, 30)
+    assert list(rec.trials["split"]).count("test") == 5
+
+
+def test_bifurcation_regimes():
+    # a < 0: the origin attracts; a > 0, |b| < ω0: limit cycle of radius √a; |b| > ω0: the rotation stops
+    noise = {"process_noise": 0.0, "n_trials": 6, "n_bins": 150}
+    focus = bifurcation.simulate({"a": -0.5, "b": 0.0, **noise}, 1).latents.reshape(6, 150, 2)
+    cycle = bifurcation.simulate({"a": 0.64, "b": 0.0, **noise}, 1).latents.reshape(6, 150, 2)
+    snic = bifurcation.simulate({"a": 0.64, "b": 4.5, **noise}, 1).latents.reshape(6, 150, 2)
+    assert np.linalg.norm(focus[:, -1], axis=1).max() < 0.05
+    assert np.linalg.norm(cycle[:, -1], axis=1) == pytest.approx(np.full(6, 0.8), abs=0.03)
+    assert np.abs(np.diff(np.arctan2(snic[:, -10:, 1], snic[:, -10:, 0]), axis=1)).max() < 1e-3
+
+
+def test_generator_rejects_unknown_parameter():
+    from neurodyn.errors import InputError
+
+    with pytest.raises(InputError, match="omgea"):
+        limit_cycle.simulate({"omgea": 2.0}, 0)
+
+
+# -- model ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("rank", [1, 3])
+def test_hypernetwork_changes_only_rank_r(rank):
+    torch.manual_seed(0)
+    model = MetaDynamicalSSM(n_channels=[10], likelihood="gaussian", latent_dim=4, shared_dim=8, dyn_hidden=32,
+                             embed_dim=2, rank=rank, hyper_hidden=16, enc_hidden=8, conditioning="hyper")
+    with torch.no_grad():
+        for p in model.dynamics.hyper.parameters():
+            p.normal_()
+    e = torch.randn(5, 2)
+    for delta in model.dynamics.delta_weights(e):
+        s = torch.linalg.svdvals(delta)  # (5, min(out, in))
+        assert (s[:, :rank] > 1e-3).all()
+        assert (s[:, rank:] < 1e-4 * s[:, :1]).all()
+    # the dynamics equal the base MLP plus exactly that low-rank change
+    z = torch.randn(5, 4)
+    base = z + model.dynamics.layer2(torch.tanh(model.dynamics.layer1(z)))
+    d1, d2 = model.dynamics.delta_weights(e)
+    h = torch.tanh(model.dynamics.layer1(z) + (d1 @ z[..., None])[..., 0])
+    manual = z + model.dynamics.layer2(h) + (d2 @ h[..., None])[..., 0]
+    assert torch.allclose(model.dynamics(z, model.dynamics.prepare(e)), manual, atol=1e-5)
+    assert not torch.allclose(manual, base)
+
+
+def test_r2_pooled_known_answers():
+    y = np.random.default_rng(0).normal(size=(4, 10, 3))
+    assert r2_pooled(y, y) == 1.0
+    assert r2_pooled(y, np.broadcast_to(y.reshape(-1, 3).mean(0), y.shape)) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    """Six limit cycles (ω = 2 … 7 rad/s), a held-out ω = 3.5, and one meta model trained on the six (800 steps:
+    minutes on a shared 2-core machine, hence the tests using it are marked slow)."""
+    tmp = tmp_path_factory.mktemp("metadyn")
+    omegas = [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    stores = [write_lc(tmp, f"lc{i}", w, 100 + i, n_trials=48, n_bins=60, n_channels=20 + 5 * (i % 3)) for i, w in enumerate(omegas)]
+    heldout = write_lc(tmp, "held", 3.5, 99, n_trials=36, n_bins=60, n_channels=23)
+    run = tmp / "run"
+    code = cli(["train", "metadyn", "--sessions", *stores, "--params", json.dumps(params(values=omegas)), "--seed", "0",
+                "--out", str(run)])
+    assert code == 0
+    return {"tmp": tmp, "run": run, "heldout": heldout, "metrics": json.loads((run / "metrics.json").read_text())}
+
+
+@pytest.mark.slow
+def test_embedding_orders_omega(family):
+    m = family["metrics"]
+    # the learned speeds follow ω, and e orders the datasets by ω up to the mirror symmetry of a linear read-out
+    assert m["learned_speed_spearman_omega"] >= 0.9
+    assert abs(m["embedding_spearman_signed_omega"]) >= 0.8
+    assert min(m[f"lc{i}.forecast_r2"] for i in range(6)) > 0.5
+    assert m["collapsed_datasets"] == 0
+
+
+@pytest.mark.slow
+def test_fewshot_meta_beats_single(family):
+    out = {}
+    for variant in ("meta", "single"):
+        p = dict(params(), variant=variant)
+        args = ["transfer", "metadyn", "--targets", family["heldout"], "--params", json.dumps(p), "--seed", "1",
+                "--out", str(family["tmp"] / f"fs_{variant}")]
+        if variant == "meta":
+            args += ["--pretrained", str(family["run"])]
+        assert cli(args) == 0
+        out[variant] = json.loads((family["tmp"] / f"fs_{variant}" / "metrics.json").read_text())
+    assert out["meta"]["held.k4.forecast_r2"] > out["single"]["held.k4.forecast_r2"] + 0.1
+    assert out["meta"]["held.k4.forecast_r2"] > 0.3
+
+
+def test_collapse_is_detected(tmp_path):
+    """A model whose readout ignores the latents (constant mean rate) on low-rate Poisson data is flagged."""
+    from neurodyn.train.metadyn import build_model, evaluate_dataset
+
+    store = write_lc(tmp_path, "lowrate", 3.0, 5, likelihood="poisson", base_rate_hz=2.0)
+    data = load_session(store, likelihood="poisson")
+    model = build_model(MODEL, [data.y.shape[-1]], "poisson", "hyper")
+    with torch.no_grad():
+        model.readouts[0].weight.zero_()
+        model.readouts[0].bias.copy_(torch.log(torch.as_tensor(data.y[:30].mean((0, 1))) + 1e-6))
+    ev = evaluate_dataset(model, 0, data, embed_trials=np.arange(30), eval_trials=np.arange(30, 40), forecast=FORECAST,
+                          device=torch.device("cpu"))
+    assert ev["collapsed"] == 1.0
+    assert ev["recon_r2"] <= ev["mean_rate_r2"] + 1e-6
+
+
+# -- config, families and bad input ------------------------------------------------------------------------------
+def test_family_sessions_are_configured_sessions():
+    from neurodyn import config as ndc
+    from neurodyn.data.sources import SessionSources
+
+    from tests.conftest import REPO
+
+    cfg = ndc.load(REPO / "config.yaml", REPO / "config" / "demo.yaml")
+    src = SessionSources(cfg)
+    assert src.simulation("lc_pool_05")["params"]["omega"] == 6.0
+    assert src.convert_spec("lc_heldout_01")["provenance"]["params"]["omega"] == 4.6
+    full = ndc.load(REPO / "config.yaml")
+    assert len([s for s in SessionSources(full).sessions if s.startswith("lc_pool_")]) == 20
+
+
+def test_family_lists_must_match():
+    from neurodyn.data.families import family_members
+    from neurodyn.errors import InputError
+
+    with pytest.raises(InputError, match="equal length"):
+        family_members("f", {"generator": "limit_cycle", "bin_ms": 20, "params": {}, "vary": {"omega": [1, 2], "n_channels": [3]}})
+
+
+def _run_cli(args):
+    return subprocess.run([sys.executable, "-m", "neurodyn", *args], capture_output=True, text=True)
+
+
+def test_bad_inputs_one_line_nothing_left(tmp_path):
+    poisson_only = write_lc(tmp_path, "spk", 3.0, 1, likelihood="poisson", n_trials=8)
+    out = tmp_path / "run"
+    r = _run_cli(["train", "metadyn", "--sessions", poisson_only, "--params", json.dumps(params(n_steps=2)), "--seed", "0",
+                  "--out", str(out)])
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0 and "observations" in r.stderr
+    assert not out.exists() and not (tmp_path / "run.partial").exists()
+    r = _run_cli(["train", "metadyn", "--sessions", poisson_only, "--params", "{not json", "--seed", "0", "--out", str(out)])
+    assert r.returncode == 2 and "JSON" in r.stderr
+    r = _run_cli(["transfer", "metadyn", "--targets", poisson_only, "--params", json.dumps(params()), "--seed", "0",
+                  "--out", str(out)])
+    assert r.returncode == 2 and "pretrained" in r.stderr
+    assert not out.exists()
+
+
+def test_config_rejects_unknown_metadyn_key():
+    from neurodyn import config as ndc
+    from neurodyn.errors import InputError
+
+    from tests.conftest import REPO
+
+    cfg = ndc.load(REPO / "config.yaml")
+    cfg["metadyn"]["model"]["rnak"] = 2
+    with pytest.raises(InputError, match="metadyn.model.rnak"):
+        ndc.validate(cfg)
