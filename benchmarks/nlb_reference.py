@@ -64,6 +64,56 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def compare_to_reference(ds, ref: dict, nlb: dict) -> tuple[bool, list[str]]:
+    """Compare a session store with the worker's nlb_tools tensors; (all match, one line per comparison).
+
+    Spikes must be identical (NaNs in the same places); behaviour within 1e-3 of its scale (our FIR is applied
+    per window, nlb_tools' over the whole series: float rounding differs).
+    """
+    import numpy as np
+
+    heldout = ds.heldout.values
+    split = ds.split.values
+    ok, lines = True, []
+
+    def check(name: str, ours: np.ndarray, theirs: np.ndarray, exact: bool = True) -> None:
+        nonlocal ok
+        theirs = theirs.astype(np.float64)  # nlb_tools returns float16: sums above 2048 would round
+        if ours.shape != theirs.shape:
+            lines.append(f"{name}: MISMATCH shape ours {ours.shape} nlb_tools {theirs.shape}")
+            ok = False
+            return
+        same_nan = np.array_equal(np.isnan(ours), np.isnan(theirs))
+        if exact:
+            diff = int(np.sum(np.nan_to_num(ours) != np.nan_to_num(theirs)))
+            good = same_nan and diff == 0
+            detail = f"{diff} differing entries, total ours {np.nansum(ours):.0f} nlb_tools {np.nansum(theirs):.0f}"
+        else:
+            err = np.nanmax(np.abs(ours - theirs)) if np.isfinite(ours).any() else 0.0
+            scale = np.nanmax(np.abs(theirs)) if np.isfinite(theirs).any() else 1.0
+            good = same_nan and err <= 1e-3 * scale
+            detail = f"max |diff| {err:.3g} (scale {scale:.3g})"
+        lines.append(f"{name}: {'MATCH' if good else 'MISMATCH'} shape {ours.shape}, NaNs {'same' if same_nan else 'differ'}, {detail}")
+        ok &= good
+
+    def ours_of(splits, var, units):
+        sel = np.isin(split, splits)
+        return ds[var].values[sel][:, :, units].astype(np.float64) if units is not None else ds[var].values[sel].astype(np.float64)
+
+    if "test_heldin" in ref:
+        check("test held-in spikes", ours_of(["test"], "spikes", ~heldout), ref["test_heldin"])
+    if "train_heldin" in ref:
+        tv = ["train", "val"]
+        check("train+val held-in spikes", ours_of(tv, "spikes", ~heldout), ref["train_heldin"])
+        check("train+val held-out spikes", ours_of(tv, "spikes", heldout), ref["train_heldout"])
+        check("train+val held-in forward", ours_of(tv, "spikes_forward", ~heldout), ref["train_heldin_forward"])
+        check("train+val held-out forward", ours_of(tv, "spikes_forward", heldout), ref["train_heldout_forward"])
+        if "train_behavior" in ref:
+            check(f"train+val {nlb['behaviour']} (lag {nlb['lag_ms']} ms)", ours_of(tv, f"{nlb['behaviour']}_lagged", None),
+                  ref["train_behavior"], exact=False)
+    return ok, lines
+
+
 def compare(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -91,45 +141,8 @@ def compare(args: argparse.Namespace) -> int:
                         "--bin-ms", str(args.bin_ms), "--out", str(ref_path)], check=True)
         nlb_s = time.perf_counter() - t0
         ref = dict(np.load(ref_path))
-    heldout = ds.heldout.values
-    split = ds.split.values
-    ok = True
-
-    def check(name: str, ours: np.ndarray, theirs: np.ndarray, exact: bool = True) -> None:
-        nonlocal ok
-        theirs = theirs.astype(np.float64)  # nlb_tools returns float16: sums above 2048 would round
-        if ours.shape != theirs.shape:
-            print(f"{name}: MISMATCH shape ours {ours.shape} nlb_tools {theirs.shape}")
-            ok = False
-            return
-        same_nan = np.array_equal(np.isnan(ours), np.isnan(theirs))
-        if exact:
-            diff = int(np.sum(np.nan_to_num(ours) != np.nan_to_num(theirs)))
-            good = same_nan and diff == 0
-            detail = f"{diff} differing entries, total ours {np.nansum(ours):.0f} nlb_tools {np.nansum(theirs):.0f}"
-        else:
-            err = np.nanmax(np.abs(ours - theirs)) if np.isfinite(ours).any() else 0.0
-            scale = np.nanmax(np.abs(theirs)) if np.isfinite(theirs).any() else 1.0
-            good = same_nan and err <= 1e-3 * scale
-            detail = f"max |diff| {err:.3g} (scale {scale:.3g})"
-        print(f"{name}: {'MATCH' if good else 'MISMATCH'} shape {ours.shape}, NaNs {'same' if same_nan else 'differ'}, {detail}")
-        ok &= good
-
-    def ours_of(splits, var, units):
-        sel = np.isin(split, splits)
-        return ds[var].values[sel][:, :, units].astype(np.float64) if units is not None else ds[var].values[sel].astype(np.float64)
-
-    if "test_heldin" in ref:
-        check("test held-in spikes", ours_of(["test"], "spikes", ~heldout), ref["test_heldin"])
-    if "train_heldin" in ref:
-        tv = ["train", "val"]
-        check("train+val held-in spikes", ours_of(tv, "spikes", ~heldout), ref["train_heldin"])
-        check("train+val held-out spikes", ours_of(tv, "spikes", heldout), ref["train_heldout"])
-        check("train+val held-in forward", ours_of(tv, "spikes_forward", ~heldout), ref["train_heldin_forward"])
-        check("train+val held-out forward", ours_of(tv, "spikes_forward", heldout), ref["train_heldout_forward"])
-        if "train_behavior" in ref:
-            check(f"train+val {nlb['behaviour']} (lag {nlb['lag_ms']} ms)", ours_of(tv, f"{nlb['behaviour']}_lagged", None),
-                  ref["train_behavior"], exact=False)
+    ok, lines = compare_to_reference(ds, ref, nlb)
+    print("\n".join(lines))
     print(json.dumps({"file": str(args.input), "bin_ms": args.bin_ms, "neurodyn_convert_s": round(ours_s, 3),
                       "nlb_tools_s": round(nlb_s, 3), "nlb_tools_inside_s": round(float(ref["seconds"]), 3),
                       "match": bool(ok)}))

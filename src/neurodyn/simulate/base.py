@@ -30,6 +30,9 @@ class SimulatedRecording:
     latents: (n_samples, n_latents) ground-truth latent state on the same clock as observations (or at
         ``rate_hz`` when there are only spikes).
     behaviour: name -> ((n_samples, n_axes) array at ``rate_hz``, axis labels), e.g. hand_vel.
+    behaviour_timestamps: (n_samples,) sample times in seconds shared by every behaviour series, written as
+        explicit ``timestamps`` (stored once, linked by the other series) as in the NLB MC_Maze files; None
+        (default) writes regularly sampled series (``rate_hz`` from ``start_s``).
     trials: columns of the trials table; must hold ``start_time``, ``stop_time`` (s), the alignment event
         column, ``split`` and ``condition``.
     heldout: per unit, True for co-smoothing targets.
@@ -43,6 +46,7 @@ class SimulatedRecording:
     observations: np.ndarray | None = None
     latents: np.ndarray | None = None
     behaviour: dict[str, tuple[np.ndarray, list[str]]] = field(default_factory=dict)
+    behaviour_timestamps: np.ndarray | None = None
     start_s: float = 0.0
     description: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)

@@ -7,8 +7,9 @@ Layout (pynwb, NWB 2.x; read back by ``neurodyn.data.nwb``):
 - ``intervals/trials``: ``start_time``, ``stop_time`` and every other column of ``recording.trials`` (the
   alignment event, ``split``, ``condition``, ...).
 - ``processing/behavior/<name>``: one TimeSeries per behaviour variable, regularly sampled (``rate`` =
-  ``recording.rate_hz``, ``starting_time`` = ``recording.start_s``), channel names in ``comments`` as
-  ``columns=[x,y]`` (the NLB convention nlb_tools parses).
+  ``recording.rate_hz``, ``starting_time`` = ``recording.start_s``) or, when ``recording.behaviour_timestamps``
+  is set, with explicit ``timestamps`` stored by the first series and linked by the others (the MC_Maze layout);
+  channel names in ``comments`` as ``columns=[x,y]`` (the NLB convention nlb_tools parses).
 - ``acquisition/observations``: continuous observations (n_samples, n_channels), same clock, gzip-compressed.
 - ``processing/ground_truth/latents``: the ground-truth latent state, same clock, gzip-compressed. A separate
   module so no tool mistakes the truth for behaviour.
@@ -61,16 +62,19 @@ def _check(recording: SimulatedRecording) -> int:
     return n_trials
 
 
-def _series(name: str, data: np.ndarray, rate_hz: float, start_s: float, columns: list[str], unit: str, description: str, compress: bool):
+def _series(name: str, data: np.ndarray, rate_hz: float, start_s: float, columns: list[str], unit: str, description: str,
+            compress: bool, timestamps=None):
+    """A TimeSeries; ``timestamps`` (an array, or another TimeSeries to link to) replaces rate/starting_time."""
     from hdmf.backends.hdf5.h5_utils import H5DataIO
     from pynwb import TimeSeries
 
     data = np.asarray(data, dtype=np.float64)
     if data.ndim == 1:
         data = data[:, None]
+    clock = {"timestamps": timestamps} if timestamps is not None else {"rate": float(rate_hz), "starting_time": float(start_s)}
     return TimeSeries(
-        name=name, data=H5DataIO(data, compression="gzip") if compress else data, unit=unit, rate=float(rate_hz),
-        starting_time=float(start_s), comments=f"columns=[{','.join(str(c) for c in columns)}]", description=description,
+        name=name, data=H5DataIO(data, compression="gzip") if compress else data, unit=unit, **clock,
+        comments=f"columns=[{','.join(str(c) for c in columns)}]", description=description,
     )
 
 
@@ -106,8 +110,15 @@ def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int,
 
     if recording.behaviour:
         module = nwb.create_processing_module(name="behavior", description="simulated behaviour")
+        stamps = None if recording.behaviour_timestamps is None else np.asarray(recording.behaviour_timestamps, np.float64)
+        clock = stamps
         for name, (values, axes) in recording.behaviour.items():
-            module.add(_series(name, values, recording.rate_hz, recording.start_s, list(axes), "a.u.", f"simulated {name}", False))
+            if stamps is not None and len(values) != len(stamps):
+                raise InputError(f"simulation {recording.name}", f"behaviour.{name}", f"{len(stamps)} samples (one per behaviour timestamp)", got=len(values))
+            series = _series(name, values, recording.rate_hz, recording.start_s, list(axes), "a.u.", f"simulated {name}", False, timestamps=clock)
+            module.add(series)
+            if isinstance(clock, np.ndarray):
+                clock = series  # the next series link to these timestamps instead of storing them again
     if recording.observations is not None:
         obs = np.asarray(recording.observations)
         nwb.add_acquisition(_series("observations", obs.reshape(len(obs), -1), recording.rate_hz, recording.start_s,

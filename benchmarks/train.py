@@ -1,0 +1,164 @@
+"""Training throughput of every model and ERDiff's alignment time, at the demo and the paper configuration.
+
+    python benchmarks/train.py                       # demo and paper configuration, CPU (and CUDA when present)
+    python benchmarks/train.py --configs demo --steps 10
+
+Protocol (no benchmark code in the models): every training and alignment job calls ``neurodyn.train.loop.fit``.
+In a scratch copy of the repository, Snakemake runs the jobs of every rule defined in workflow/rules/train.smk
+(training) and workflow/rules/align.smk (alignment) — with their upstream jobs (simulation, conversion, source
+models), exactly as the pipeline plans them — but with a ``neurodyn`` shim first on PATH
+(benchmarks/timed_neurodyn.py) that caps each ``fit`` at warm-up + ``--steps`` steps and times the steps.
+So the figures are those of the real commands, data loading included, with the configuration's batch sizes and
+model sizes:
+
+- training: steps/s and samples/s (samples per step = the ``batch_size`` of the job's config slice) per job;
+- alignment (ERDiff Table 2 methods, one job per method and target session): the job's wall time with the
+  capped number of steps, and the projection to the configured steps: wall - timed steps + configured steps x
+  s/step.
+
+Configurations: ``demo`` = profiles/demo (config.yaml + config/demo.yaml, offline, local mirror);
+``paper`` = config.yaml itself, offline with the same mirror, i.e. paper-scale hyperparameters on every
+session available here (DANDI sessions need a download and are left out offline). Devices: CPU always; on a
+CUDA machine also CUDA in fp32 and with mixed precision (``NEURODYN_BENCH_AMP=1``: autocast bf16/fp16).
+Figures go to stdout and ``benchmarks/out/train.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from dag import scratch_copy  # noqa: E402
+
+
+def rules_in(repo: Path, stage: str) -> list[str]:
+    text = (repo / "workflow" / "rules" / f"{stage}.smk").read_text()
+    return re.findall(r"^rule\s+(\w+)\s*:", text, re.M)
+
+
+def devices() -> list[tuple[str, bool]]:
+    """(device, mixed precision) variants to run: CPU; CUDA fp32 and CUDA AMP when a GPU is visible."""
+    out = [("cpu", False)]
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            out += [("cuda", False), ("cuda", True)]
+    except ImportError:
+        pass
+    return out
+
+
+def run_config(name: str, repo: Path, base: list[str], extra_config: list[str], rules: list[str], device: str, amp: bool, args, log: Path) -> dict:
+    shim = repo.parent / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "neurodyn").write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{repo / "benchmarks" / "timed_neurodyn.py"}" "$@"\n')
+    (shim / "neurodyn").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}", "NEURODYN_BENCH_LOG": str(log),
+           "NEURODYN_BENCH_STEPS": str(args.steps), "NEURODYN_BENCH_WARMUP": str(args.warmup),
+           "NEURODYN_BENCH_AMP": "1" if amp else "0",
+           "PYTHONPATH": os.pathsep.join([str(repo / "src"), os.environ.get("PYTHONPATH", "")])}
+    if device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    overrides = [*extra_config, f"device={device}", *([f"mirror={args.mirror}"] if args.mirror else [])]
+    cmd = ["snakemake", *base, "--config", *overrides, "--until", *rules, "--forcerun", *rules, "--rerun-incomplete"]
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=args.timeout)
+        code, tail = proc.returncode, (proc.stderr or proc.stdout).strip().splitlines()[-4:]
+    except subprocess.TimeoutExpired:
+        code, tail = "timeout", [f"stopped after {args.timeout} s"]
+    return {"config": name, "device": device, "amp": amp, "wall_s": time.perf_counter() - t0, "returncode": code,
+            "tail": tail, "command": " ".join(cmd)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per fit (after the warm-up)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per Snakemake run")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    parser.add_argument("--json", type=Path, default=HERE / "out" / "train.json")
+    args = parser.parse_args(argv)
+    mirror = (ROOT / ".." / "shared" / "data").resolve()
+    args.mirror = str(mirror) if mirror.is_dir() else None
+
+    tmp = Path(tempfile.mkdtemp(prefix="neurodyn-train-"))
+    report: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "steps": args.steps, "warmup": args.warmup, "runs": [], "records": []}
+    try:
+        repo = scratch_copy(tmp)
+        train_rules, align_rules = rules_in(repo, "train"), rules_in(repo, "align")
+        report.update(train_rules=train_rules, align_rules=align_rules)
+        if not train_rules and not align_rules:
+            print("no rules in workflow/rules/train.smk or align.smk in this checkout (the models are not merged "
+                  "yet): nothing to time")
+        else:
+            bases = {"demo": (["--profile", "profiles/demo"], []), "paper": (["--cores", "2"], ["offline=True"])}
+            for config in args.configs:
+                for device, amp in devices():
+                    log = tmp / f"{config}-{device}-{int(amp)}.jsonl"
+                    run = run_config(config, repo, *bases[config], train_rules + align_rules, device, amp, args, log)
+                    report["runs"].append(run)
+                    for line in (log.read_text().splitlines() if log.exists() else []):
+                        report["records"].append({"config": config, "device_asked": device, **json.loads(line)})
+                    if run["returncode"] != 0:
+                        print(f"{config}/{device}{' amp' if amp else ''}: snakemake exit {run['returncode']}: " + " | ".join(run["tail"]), file=sys.stderr)
+        print_tables(report)
+    finally:
+        if args.keep:
+            print(f"scratch copy kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def _job(argv: list[str]) -> str:
+    """A short job name: the command and its identifying options (method, sessions, out folder)."""
+    name = " ".join(argv[:2])
+    for opt in ("--method", "--variant"):
+        if opt in argv:
+            name += f" {argv[argv.index(opt) + 1]}"
+    if "--out" in argv:
+        name += f"  -> {'/'.join(Path(argv[argv.index('--out') + 1]).parts[-3:])}"
+    return name
+
+
+def print_tables(report: dict) -> None:
+    fits = [r for r in report["records"] if r["kind"] == "fit"]
+    train = [r for r in fits if r["argv"][:1] == ["train"]]
+    if train:
+        print(f"training throughput ({report['steps']} timed steps after {report['warmup']} warm-up, real commands):")
+        print(f"{'config':<6} {'device':<10} {'steps/s':>8} {'samples/s':>10} {'params':>9}  job (fit label)")
+        for r in train:
+            dev = r["device"] + (f" {r['amp_dtype']}" if r["amp"] else "")
+            sps = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "n/a"
+            print(f"{r['config']:<6} {dev:<10} {r['steps_per_s'] or 0:>8.2f} {sps:>10} {r['n_params']:>9,}  {_job(r['argv'])} ({r['label']})")
+    procs = [r for r in report["records"] if r["kind"] == "process" and r["argv"][:1] == ["align"]]
+    if procs:
+        print("alignment time per job (ERDiff Table 2 methods; capped run, and projected to the configured steps):")
+        print(f"{'config':<6} {'device':<10} {'capped s':>9} {'projected s':>12}  job")
+        for p in procs:
+            own = [f for f in fits if f["argv"] == p["argv"] and f["config"] == p["config"] and f["device_asked"] == p["device_asked"]]
+            timed = sum((f["s_per_step"] or 0) * f["timed_steps"] for f in own)
+            projected = p["wall_s"] - timed + sum(f["projected_fit_s"] or 0 for f in own) if own else p["wall_s"]
+            print(f"{p['config']:<6} {p['device_asked']:<10} {p['wall_s']:>9.1f} {projected:>12.1f}  {_job(p['argv'])}")
+    if not train and not procs:
+        print("no training or alignment job ran (see the Snakemake exit lines above, if any)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
