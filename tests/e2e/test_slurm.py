@@ -1,11 +1,13 @@
 """The demo DAG on a real SLURM scheduler: a one-node cluster on localhost (scripts/slurm-local.sh, with fake
-GPUs), Snakemake's SLURM executor plugin (profiles/slurm-ci). The targets are a slice of the demo with every
-kind of job in it: one output of every rule that asks for a GPU (the training rules) and the dataset table
-(download as a local rule, conversion, simulation); the whole demo is ~200 jobs, each paying seconds of
-submission and start-up on SLURM. Checks that every job ran through sbatch except the local rules, that each job got the partition, CPUs, memory, time limit and GPUs it asked for (scontrol, and
-the allocation the job itself recorded in its run.json), that the results equal a local run's, and that a
-training job stopped by SLURM's time limit resumes from its checkpoint when Snakemake retries it.
-About 6 minutes on 2 busy cores (3 of them the time-limit test, which must outlast a 1-minute limit).
+GPUs), Snakemake's SLURM executor plugin (profiles/slurm-ci).
+
+The targets are a slice of the demo with every kind of job in it: every rule that asks for a GPU (the training
+rules) and the dataset table (download as a local rule, conversion, simulation) — the whole demo is ~200 jobs,
+each paying seconds of submission and start-up on SLURM. Checks that every job ran through sbatch except the
+local rules; that each job got the partition, CPUs, memory, time limit and GPUs it asked for (scontrol, and the
+allocation the job itself recorded in its run.json); that the results equal the same targets run locally; and
+that a training job stopped by SLURM's time limit resumes from its checkpoint when Snakemake retries it.
+6-10 minutes on 2 cores (3-4 of them the time-limit test, which must outlast a 1-minute limit).
 
 Needs root and Debian packages (installed with apt-get when missing); skipped with the reason otherwise.
 Run: ``bash scripts/test.sh --slurm``. The cluster is stopped afterwards (by PID) unless it was already up.
