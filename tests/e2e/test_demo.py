@@ -1,85 +1,64 @@
-"""The README's first command, inside pytest: the demo DAG end to end with Snakemake, then `--lint`.
+"""The README's first command, inside pytest: the demo DAG end to end with Snakemake, then `--lint` and the
+offline plan of the full reproduction.
 
-Runs in a copy of the tracked files, so the repository's own results/ is never touched. With ../shared/data
-present (CI) the demo uses it as its local mirror; without it the demo runs on simulations only.
+The demo runs once per test session in a copy of the repository (fixture ``demo_run`` in conftest.py), with
+``../shared/data`` linked beside the copy as its local mirror when it exists (CI); without it the demo runs on
+simulations only.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-from tests.conftest import REPO, shared_data_dir
-
-
-def _copy_repo(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, target)
-    return dest
+from demo_helpers import REPO, run_snakemake
 
 
-def _snakemake(cwd: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-    )
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    repo = _copy_repo(tmp_path_factory.mktemp("demo") / "repo")
-    mirror = shared_data_dir()
-    extra = ["--config", f"mirror={mirror}"] if mirror else ["--config", "mirror=null"]
-    proc = _snakemake(repo, "--profile", "profiles/demo", *extra)
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return repo, proc, extra
-
-
-def test_demo_builds_its_targets(demo_run):
-    repo, _proc, _extra = demo_run
-    results = repo / "results"
-    pdfs = list((results / "figures").rglob("*.pdf"))
+def test_demo_builds_every_target(demo_run):
+    results = demo_run.repo / "results"
+    pdfs = sorted((results / "figures").rglob("*.pdf"))
     assert pdfs, "the demo rendered no figure"
     for pdf in pdfs:
-        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000
-        assert pdf.with_suffix(".png").exists()
+        assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 1000, pdf
+        assert pdf.with_suffix(".png").exists(), pdf
+    for paper in ("erdiff", "metadyn", "dcf"):
+        assert list((results / "tables" / paper).glob("*.md")), f"no {paper} table"
+        rows = json.loads((results / "scorecard" / f"{paper}.json").read_text())["rows"]
+        assert rows, f"empty {paper} scorecard fragment"
+    scorecard = (results / "scorecard.md").read_text()
+    assert "ERDiff" in scorecard and "DCF" in scorecard
+
+
+def test_erdiff_table_from_the_real_pair(demo_run, shared_data):
+    table = (demo_run.repo / "results" / "tables" / "erdiff" / "table1_alignment.md").read_text()
+    assert "ERDiff" in table and "JSDM" in table
 
 
 @pytest.mark.shared_data
-def test_demo_uses_the_real_mirror_recording(demo_run, shared_data):
-    repo, _proc, _extra = demo_run
-    table = (repo / "results" / "tables" / "overview" / "datasets.csv").read_text()
+def test_demo_converts_the_real_mirror_recording(demo_run, shared_data):
+    table = (demo_run.repo / "results" / "tables" / "overview" / "datasets.csv").read_text()
     assert "000140" in table  # the genuine MC_Maze_Small asset went through download -> convert
 
 
 def test_demo_is_complete_after_one_run(demo_run):
-    repo, _proc, extra = demo_run
-    proc = _snakemake(repo, "--profile", "profiles/demo", *extra, "-n", "--quiet", "rules")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Nothing to be done" in proc.stdout + proc.stderr
+    run = run_snakemake(demo_run.repo, "--profile", "profiles/demo", "-n", "--quiet", "rules", timeout=600, log_name="dry-run.log")
+    run.check()
+    assert "Nothing to be done" in run.log
 
 
-def test_lint_is_clean():
-    proc = _snakemake(REPO, "--lint", "--cores", "1", timeout=300)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+def test_lint_is_clean(tmp_path):
+    run = run_snakemake(REPO, "--lint", "--cores", "1", timeout=300, log_name=str(tmp_path / "lint.log"))
+    run.check()
 
 
-def test_full_reproduction_plans_offline():
+def test_full_reproduction_plans_offline(tmp_path):
     """`snakemake -n --cores all` on the full config plans download and conversion for every NLB asset."""
-    proc = _snakemake(REPO, "-n", "--cores", "all", "--quiet", "rules", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = run_snakemake(REPO, "-n", "--cores", "all", "--quiet", "rules", timeout=300, log_name=str(tmp_path / "plan.log"))
+    run.check()
     counts = {}
-    for line in proc.stdout.splitlines():
+    for line in run.log.splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts.get("download_asset", 0) >= 14, proc.stdout
-    assert counts.get("convert_session", 0) >= 14, proc.stdout
+    assert counts.get("download_asset", 0) >= 14, run.log[-3000:]
+    assert counts.get("convert_session", 0) >= 14, run.log[-3000:]
