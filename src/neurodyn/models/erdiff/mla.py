@@ -79,16 +79,16 @@ WEIGHTINGS = ("uniform", "likelihood")
 def dsm_weights(prior: DiffusionPrior, weighting: str) -> torch.Tensor:
     """w(t)² per diffusion step, (T,), normalised to mean 1 over t.
 
-    ``uniform``: w ≡ 1 (Ho et al. 2020's simple loss). ``likelihood``: the weighting under which the denoising
-    term is the negative log-likelihood bound of Song et al. (NeurIPS 2021, Thm. 1): g(t)²·‖∇log p_{0t}‖-scale,
-    i.e. β_t / (α_t (1 − ᾱ_t)) for ε-prediction (the discrete ELBO's L_{t−1} coefficient, Ho et al. eq. 12 with
-    σ_t² = β_t) — it puts most weight on small noise levels.
+    ``uniform``: w ≡ 1 (Ho et al. 2020's simple loss, the one the prior is trained with). ``likelihood``: the
+    weighting under which the denoising term is the negative log-likelihood bound of Song, Durkan, Murray & Ermon
+    (NeurIPS 2021, Thm. 1) — λ(t) = g(t)² on the score, i.e. g(t)²/σ_t² = β_t / (1 − ᾱ_t) for ε-prediction of the
+    VP process — which puts most weight on small noise levels.
     """
     betas, abar = prior.schedule.betas, prior.schedule.alpha_bar
     if weighting == "uniform":
         w = torch.ones_like(betas)
     elif weighting == "likelihood":
-        w = betas / ((1 - betas) * (1 - abar))
+        w = betas / (1 - abar)
     else:
         raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     return w / w.mean()
