@@ -34,11 +34,11 @@ TARGETS.append("results/scorecard.md")
 # === ERDiff ===
 rule erdiff_scorecard_fragment:
     input:
-        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL)),
+        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN)),
     output:
         "results/scorecard/erdiff.json",
     params:
-        runs=erd_table_runs(ERD_PAIRS_REAL),
+        runs=erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN),
         spec=erd_spec(),
     log:
         "results/logs/report/erdiff_scorecard.log",
