@@ -196,7 +196,7 @@ def test_synthetic_store_through_nwb_and_convert_is_the_generators_data(tmp_path
 
 SMALL_VAE = dict(latent_dim=3, hidden=16, rnn="gru", rnn_layers=1, bidirectional=True, decoder_hidden=0, kl_weight=0.1,
                  kl_warmup_steps=10, behaviour_weight=1.0, lr=3e-3, weight_decay=0.0, batch_trials=32, steps=60, checkpoint_every=0)
-SMALL_PRIOR = dict(diffusion_steps=10, schedule="linear", beta_start=1e-4, beta_end=0.02, noise_scale=1.0, width=8, heads=2, ff=16,
+SMALL_PRIOR = dict(diffusion_steps=50, schedule="linear", beta_start=1e-4, beta_end=0.02, noise_scale=1.0, width=8, heads=2, ff=16,
                    blocks=1, lr=2e-3, batch_trials=32, posterior_samples=True, steps=30, checkpoint_every=0)
 SMALL_ALIGN = dict(read_in_init="source", steps=12, lr=1e-3, aux_lr=1e-3, batch_trials=16, eval_every=4, select="best", clip_grad=5.0, checkpoint_every=0)
 METHOD_BLOCKS = {"erdiff": {"weighting": "uniform"}, "cycle_gan": {"hidden": 8}, "jsdm": {}, "sasa": {"hidden": 8, "segments": [3, 6]},
@@ -221,7 +221,7 @@ def test_experiment_on_the_converted_real_pair_selects_on_val_and_scores_test(sh
     assert {str(c) for c in tgt.condition} == {f"direction={k}" for k in range(8)}
     plan = [("no_align", 1.0), ("jsdm", 1.0), ("erdiff_wo_t", 1.0), ("erdiff_wo_t", 0.5)]
     out = tmp_path / "job"
-    job = run(_experiment_params(plan), source_session=str(tmp_path / "source.zarr"), target_session=str(tmp_path / "target.zarr"), seed=0, out=str(out))
+    job = run(_experiment_params(plan, vae={**SMALL_VAE, "steps": 250}), source_session=str(tmp_path / "source.zarr"), target_session=str(tmp_path / "target.zarr"), seed=0, out=str(out))
     assert job["n_alignments"] == 4 and not (tmp_path / "job.partial").exists()
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(
         ["source", "prior_wo_t_n1", "prior_wo_t_n0.5", "no_align_n1", "jsdm_n1", "erdiff_wo_t_n1", "erdiff_wo_t_n0.5"])

@@ -47,6 +47,9 @@ def main(argv: list[str]) -> int:
     axes[0].set_xlabel("latent dimension d")
     axes[1].set_xlabel("diffusion noise scale (× every β_t)")
     axes[1].set_xscale("log")
+    axes[0].set_xticks(spec["latent_dims"], [str(d) for d in spec["latent_dims"]])
+    axes[1].set_xticks(spec["noise_scales"], [f"{n:g}" for n in spec["noise_scales"]])
+    axes[1].minorticks_off()
     for ax in axes:
         ax.set_ylabel("held-out target R² (%)")
         ax.legend()
