@@ -1,47 +1,40 @@
-"""Test helpers for ERDiff: session stores built in the tests from the bundled npz pair and the generator's arrays
-(stand-ins for `neurodyn convert` output, same contract: neurodyn.store.make_session)."""
+"""Test helpers for ERDiff: session stores made the way the DAG makes them — the bundled npz pair through
+``neurodyn convert`` (format erdiff_npz, the config's sha256 and split), the synthetic domains through the
+simulation NWB writer and the same converter."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
+import yaml
 
-from neurodyn import store
+from neurodyn.data.convert import convert
 
-
-def split_per_condition(labels: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    split = np.empty(len(labels), dtype=object)
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_tr = int(round(fractions[0] * len(idx)))
-        n_va = int(round(fractions[1] * len(idx)))
-        split[idx[:n_tr]], split[idx[n_tr : n_tr + n_va]], split[idx[n_tr + n_va :]] = "train", "val", "test"
-    return split.astype(str)
+REPO = Path(__file__).resolve().parents[1]
 
 
-def bundled_session(npz: Path, name: str, *, trials: slice | None = None, units: int | None = None):
-    d = np.load(npz)
-    neural, pos, label = d["neural"], d["pos"], d["label"]
-    if trials is not None:
-        neural, pos, label = neural[trials], pos[trials], label[trials]
-    if units is not None:
-        neural = neural[..., :units]
-    return store.make_session(
-        name=name, spikes=neural, bin_ms=20.0, time_ms=20.0 * np.arange(neural.shape[1]), align_event="trial_start",
-        source={"mirror_file": str(npz.name)}, split=split_per_condition(label), condition=label.astype(str),
-        behaviour={"pos": (pos, ["x", "y"])},
-    )
+def _session_config(name: str) -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())["sessions"][name]
 
 
-def synthetic_session(params: dict, seed: int, name: str):
-    from neurodyn.simulate.erdiff_bernoulli import simulate_arrays
+def bundled_store(shared_data: Path, role: str, out: Path) -> Path:
+    """``erdiff_m1_<role>`` as `neurodyn convert` writes it (168 trials x 14 bins; 187 / 172 units)."""
+    cfg = _session_config(f"erdiff_m1_{role}")
+    mirror = cfg["source"]["mirror"]
+    spec = {"name": f"erdiff_m1_{role}", "bin_ms": cfg["bin_ms"], "kind": "mirror", "format": "erdiff_npz",
+            "provenance": {"sha256": mirror["sha256"], "role": mirror["role"], "mirror_file": mirror["file"]},
+            "split": cfg["split"], "seed": 0}
+    return convert([shared_data / mirror["file"]], spec, out)
 
-    a = simulate_arrays(params, seed)
-    n, l, c = a["observations"].shape
-    return store.make_session(
-        name=name, spikes=np.zeros((n, l, 1), np.float32), bin_ms=20.0, time_ms=20.0 * np.arange(l), align_event="start_time",
-        source={"simulator": "erdiff_bernoulli", "params": params, "seed": seed}, split=a["split"], condition=a["condition"],
-        observations=a["observations"], latents=a["latents"],
-    )
+
+def synthetic_store(params: dict, seed: int, out: Path) -> Path:
+    """One continuous-Bernoulli domain: generator -> NWB (simulation writer) -> `neurodyn convert` -> store."""
+    from neurodyn.simulate.erdiff_bernoulli import DEFAULTS, simulate
+    from neurodyn.simulate.nwb_writer import write_nwb
+
+    p = {**DEFAULTS, **params}
+    nwb = write_nwb(simulate(p, seed), out.with_suffix(".nwb"), seed=seed, generator="erdiff-bernoulli")
+    spec = {"name": out.stem, "bin_ms": p["bin_ms"], "kind": "simulate", "format": "nwb", "align_event": "start_time",
+            "window_ms": [0, p["n_bins"] * p["bin_ms"]],
+            "provenance": {"simulator": "erdiff-bernoulli", "params": p, "seed": seed}}
+    return convert([nwb], spec, out)

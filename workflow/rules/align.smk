@@ -1,30 +1,32 @@
 # Align stage. Each paper keeps its rules in its own block below.
 
 # === ERDiff ===
-# One job per method x seed: the target read-in is fitted on target train trials, selected on target val trials,
-# scored on target test trials (neurodyn.models.erdiff.runner.align).
+# One job per (pair, latent dim, seed): source VAE, diffusion priors, and every planned alignment — each target
+# read-in fitted on target train trials, selected on target val trials, scored on target test trials
+# (neurodyn.models.erdiff.runner.align). Resources gpu=0 on CPU is fine: pick_device takes a GPU when the job
+# has one.
 
 
-rule erdiff_align:
+rule erdiff_experiment:
     input:
-        unpack(erd_align_inputs),
+        unpack(erd_job_inputs),
     output:
-        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/{erd_method}_n{erd_noise}"),
+        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}"),
     params:
-        p=erd_align_params,
+        p=erd_job_params,
         seed=lambda w: erd_seed(w.erd_pair, w.erd_seed),
-        prior=lambda w, input: f"--prior-run {input.prior}" if "prior" in input.keys() else "",
     log:
-        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/{erd_method}_n{erd_noise}.log",
+        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}.log",
+    benchmark:
+        "results/benchmarks/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}.tsv"
     threads: 1
     resources:
-        **train_resources(mem_mb=2000, runtime=60),  # + gpu, partition: config resources.train
+        **train_resources(mem_mb=2000, runtime=240),  # + gpu, partition: config resources.train
     conda:
         ENV
     shell:
-        "neurodyn align erdiff --method {wildcards.erd_method} --source-session {input.source_session}"
-        " --target-session {input.target_session} --source-run {input.source} {params.prior}"
-        " --params {params.p} --seed {params.seed} --out {output} 2> {log}"
+        "neurodyn align erdiff-experiment --source-session {input.source_session} --target-session {input.target_session}"
+        " --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
 
 
 # === Meta-dynamical SSM ===

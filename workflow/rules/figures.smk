@@ -40,50 +40,55 @@ if OVERVIEW_SESSIONS:
 
 
 # === ERDiff ===
+# Tables and figures read the per-method run records inside the experiment jobs' folders (the jobs are the
+# DAG inputs; the records are passed by name).
 
 
 rule erdiff_table1:
     input:
-        erd_table_runs(ERD_PAIRS_REAL),
+        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL)),
     output:
         csv="results/tables/erdiff/table1_alignment.csv",
         md="results/tables/erdiff/table1_alignment.md",
     params:
+        runs=erd_table_runs(ERD_PAIRS_REAL),
         spec=erd_spec(),
     log:
         "results/logs/tables/erdiff_table1.log",
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-table1 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+        "neurodyn table erdiff-table1 --runs {params.runs} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
 
 
 rule erdiff_table2:
     input:
-        erd_table_runs(ERD_PAIRS_REAL[:1]),
+        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL[:1])),
     output:
         csv="results/tables/erdiff/table2_cost.csv",
         md="results/tables/erdiff/table2_cost.md",
     params:
+        runs=erd_table_runs(ERD_PAIRS_REAL[:1]),
         spec=erd_spec(),
     log:
         "results/logs/tables/erdiff_table2.log",
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-table2 --runs {input} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+        "neurodyn table erdiff-table2 --runs {params.runs} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
 
 
 rule erdiff_synthetic:
     input:
-        runs=erd_table_runs(ERD_PAIRS_SYN),
-        sources=[erd_run(p, erd_dim(p), s, "source") for p in ERD_PAIRS_SYN for s in erd_seeds(p)],
+        erd_jobs_of(erd_table_runs(ERD_PAIRS_SYN)),
     output:
         csv="results/tables/erdiff/synthetic_nll_kld.csv",
         md="results/tables/erdiff/synthetic_nll_kld.md",
         pdf="results/figures/erdiff/fig3_synthetic.pdf",
         png="results/figures/erdiff/fig3_synthetic.png",
     params:
+        runs=erd_table_runs(ERD_PAIRS_SYN),
+        sources=erd_synthetic_sources(),
         spec=erd_spec(),
         sim=lambda w: as_arg(SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"]) if ERD_PAIRS_SYN else "{}",
     log:
@@ -91,41 +96,44 @@ rule erdiff_synthetic:
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-synthetic --runs {input.runs} --sources {input.sources} --spec {params.spec} --sim {params.sim}"
+        "neurodyn figure erdiff-synthetic --runs {params.runs} --sources {params.sources} --spec {params.spec} --sim {params.sim}"
         " --csv {output.csv} --md {output.md} --out {output.pdf} --png {output.png} 2> {log}"
 
 
 rule erdiff_latents_figure:
     input:
-        unpack(erd_latents_inputs),
+        erd_jobs_of(erd_latents_runs()),
     output:
         pdf="results/figures/erdiff/fig4_latents.pdf",
         png="results/figures/erdiff/fig4_latents.png",
     params:
+        source=erd_latents_source(),
+        runs=erd_latents_runs(),
         spec=erd_spec(),
     log:
         "results/logs/figures/erdiff_latents.log",
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-latents --source-run {input.source} --runs {input.runs} --spec {params.spec}"
+        "neurodyn figure erdiff-latents --source-run {params.source} --runs {params.runs} --spec {params.spec}"
         " --out {output.pdf} --png {output.png} 2> {log}"
 
 
 rule erdiff_robustness_figure:
     input:
-        erd_robustness_runs() if ERD.get("robustness", {}).get("pair") in ERD_PAIRS_REAL else [],
+        erd_jobs_of(erd_robustness_runs()),
     output:
         pdf="results/figures/erdiff/fig2_robustness.pdf",
         png="results/figures/erdiff/fig2_robustness.png",
     params:
+        runs=erd_robustness_runs(),
         spec=lambda w: as_arg({**ERD["robustness"], "main_dim": erd_dim(ERD["robustness"]["pair"]), "main_noise": ERD["prior"]["noise_scale"]}),
     log:
         "results/logs/figures/erdiff_robustness.log",
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-robustness --runs {input} --spec {params.spec} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure erdiff-robustness --runs {params.runs} --spec {params.spec} --out {output.pdf} --png {output.png} 2> {log}"
 
 
 if ERD:

@@ -163,7 +163,7 @@ ERD = config.get("erdiff", {})
 
 ERD_RUNS = "results/runs/erdiff"
 
-ERD_VARIANT_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t"}
+ERD_VARIANTS = ("erdiff", "erdiff_wo_s", "erdiff_wo_t")
 
 def erd_noise(x):
     return f"{float(x):g}"
@@ -194,30 +194,50 @@ def erd_available_pairs(setting=None):
             out.append(name)
     return out
 
+def erd_job(pair, dim, seed):
+    """The folder of one experiment job: source VAE, priors and every planned alignment of (pair, dim, seed)."""
+    return f"{ERD_RUNS}/{pair}/d{dim}/s{seed}"
+
 def erd_run(pair, dim, seed, leaf):
-    return f"{ERD_RUNS}/{pair}/d{dim}/s{seed}/{leaf}"
+    return f"{erd_job(pair, dim, seed)}/{leaf}"
 
 def erd_align_run(pair, method, seed, dim=None, noise=None):
     dim = erd_dim(pair) if dim is None else dim
     noise = erd_noise(ERD["prior"]["noise_scale"] if noise is None else noise)
     return erd_run(pair, dim, seed, f"{method}_n{noise}")
 
-def erd_align_inputs(w):
-    pair = erd_pair(w.erd_pair)
-    inputs = {
-        "source_session": session_store(pair["source"]),
-        "target_session": session_store(pair["target"]),
-        "source": erd_run(w.erd_pair, w.erd_dim, w.erd_seed, "source"),
-    }
-    if w.erd_method in ERD_VARIANT_OF:
-        inputs["prior"] = erd_run(w.erd_pair, w.erd_dim, w.erd_seed, f"prior_{ERD_VARIANT_OF[w.erd_method]}_n{w.erd_noise}")
-    return inputs
+def erd_plan(pair, dim, seed):
+    """[(method, noise)] one job runs: Table 1 (main dim, every method), the latents figure, the robustness sweep."""
+    dim, seed = int(dim), int(seed)
+    main_dim, main_noise = erd_dim(pair), float(ERD["prior"]["noise_scale"])
+    plan = []
+    if dim == main_dim and seed in erd_seeds(pair):
+        plan += [(m, main_noise) for m in ERD["methods"]]
+    lf = ERD.get("latents_figure", {})
+    if lf.get("pair") == pair and dim == main_dim and seed == lf.get("seed"):
+        plan += [(m, main_noise) for m in lf["methods"]]
+    rb = ERD.get("robustness", {})
+    if rb.get("pair") == pair and seed in rb.get("seeds", []):
+        if dim in rb["latent_dims"]:
+            plan += [("erdiff", main_noise), (rb["baseline"], main_noise)]
+        if dim == main_dim:
+            plan += [("erdiff", float(n)) for n in rb["noise_scales"]] + [(rb["baseline"], main_noise)]
+    seen, out = set(), []
+    for m, n in plan:
+        if (m, erd_noise(n)) not in seen:
+            seen.add((m, erd_noise(n)))
+            out.append({"method": m, "noise": float(n)})
+    return out
 
-def erd_align_params(w):
+def erd_job_inputs(w):
     pair = erd_pair(w.erd_pair)
-    block = ERD["method"]["erdiff" if w.erd_method in ERD_VARIANT_OF else w.erd_method] if w.erd_method != "no_align" else {}
+    return {"source_session": session_store(pair["source"]), "target_session": session_store(pair["target"])}
+
+def erd_job_params(w):
+    pair = erd_pair(w.erd_pair)
     synthetic = SOURCES.simulation(pair["target"])["params"] if pair["setting"] == "synthetic" else None
-    return as_arg({"align": ERD["align"], "method": block, "behaviour": pair["behaviour"], "device": config["device"],
+    return as_arg({"vae": erd_vae(w.erd_pair, w.erd_dim), "prior": ERD["prior"], "align": ERD["align"], "method": ERD["method"],
+                   "plan": erd_plan(w.erd_pair, w.erd_dim, w.erd_seed), "behaviour": pair["behaviour"], "device": config["device"],
                    "pair": w.erd_pair, "setting": pair["setting"], "synthetic": synthetic})
 
 ERD_PAIRS_REAL = erd_available_pairs()
@@ -225,7 +245,12 @@ ERD_PAIRS_REAL = erd_available_pairs()
 ERD_PAIRS_SYN = erd_available_pairs("synthetic")
 
 def erd_table_runs(pairs):
+    """The per-method run records of Table 1 (inside the job folders)."""
     return [erd_align_run(p, m, s) for p in pairs for m in ERD["methods"] for s in erd_seeds(p)]
+
+def erd_jobs_of(runs):
+    """The job folders (DAG inputs) that hold the given run records."""
+    return sorted({str(Path(r).parent) for r in runs})
 
 def erd_spec():
     pairs = {name: {"setting": ERD["pairs"][name]["setting"], "source": ERD["pairs"][name]["source"], "target": ERD["pairs"][name]["target"]} for name in ERD.get("pairs", {})}
@@ -238,16 +263,19 @@ def erd_spec():
     return as_arg({"methods": ERD["methods"], "pairs": pairs, "available": ERD_PAIRS_REAL + ERD_PAIRS_SYN,
                    "unavailable": missing, "scorecard": ERD["scorecard"]})
 
-def erd_latents_inputs(w):
+def erd_latents_runs():
     lf = ERD["latents_figure"]
-    return {
-        "source": erd_run(lf["pair"], erd_dim(lf["pair"]), lf["seed"], "source"),
-        "runs": [erd_align_run(lf["pair"], m, lf["seed"]) for m in lf["methods"]],
-    }
+    return [erd_align_run(lf["pair"], m, lf["seed"]) for m in lf["methods"]]
+
+def erd_latents_source():
+    lf = ERD["latents_figure"]
+    return erd_run(lf["pair"], erd_dim(lf["pair"]), lf["seed"], "source")
 
 def erd_robustness_runs():
     rb = ERD["robustness"]
     pair, main_noise, main_dim = rb["pair"], ERD["prior"]["noise_scale"], erd_dim(rb["pair"])
+    if pair not in ERD_PAIRS_REAL:
+        return []
     runs = []
     for s in rb["seeds"]:
         for d in rb["latent_dims"]:
@@ -257,6 +285,8 @@ def erd_robustness_runs():
         runs.append(erd_align_run(pair, rb["baseline"], s, main_dim, main_noise))
     return sorted(set(runs))
 
+def erd_synthetic_sources():
+    return [erd_run(p, erd_dim(p), s, "source") for p in ERD_PAIRS_SYN for s in erd_seeds(p)]
 
 
 # === DCF ===

@@ -34,24 +34,24 @@ TARGETS.append("results/scorecard.md")
 # === ERDiff ===
 rule erdiff_scorecard_fragment:
     input:
-        erd_table_runs(ERD_PAIRS_REAL),
+        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN)),
     output:
         "results/scorecard/erdiff.json",
     params:
+        runs=erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN),
         spec=erd_spec(),
     log:
         "results/logs/report/erdiff_scorecard.log",
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-scorecard --runs {input} --spec {params.spec} --out {output} 2> {log}"
+        "neurodyn table erdiff-scorecard --runs {params.runs} --spec {params.spec} --out {output} 2> {log}"
 
 
 if ERD:
     TARGETS.append("results/scorecard/erdiff.json")
     if "SCORECARD_FRAGMENTS" in globals():
         SCORECARD_FRAGMENTS.append("results/scorecard/erdiff.json")
-
 
 
 # === Meta-dynamical SSM ===

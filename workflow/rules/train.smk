@@ -3,57 +3,15 @@
 # === ERDiff ===
 # Run records: results/runs/erdiff/{pair}/d{dim}/s{seed}/{source | prior_<variant>_n<noise> | <method>_n<noise>}.
 # dim = latent dimension, noise = the diffusion prior's noise scale: the main table uses the configured values,
-# the robustness figure varies them. One job per model x seed (parallel on SLURM); resources gpu=0 on CPU is fine
-# (pick_device takes a GPU when the job has one).
+# the robustness figure varies them. One job per (pair, dim, seed) trains the source VAE and the priors and runs
+# every planned alignment (erd_plan in plans.smk; the job itself is in align.smk): the models are small and a
+# per-model job would spend more time starting Python and torch than training.
 
 
 wildcard_constraints:
     erd_pair="[A-Za-z0-9_]+",
     erd_dim="[0-9]+",
     erd_seed="[0-9]+",
-    erd_noise="[0-9.]+(e-?[0-9]+)?",
-    erd_variant="full|wo_s|wo_t",
-    erd_method="no_align|cycle_gan|jsdm|sasa|dann|rdammd|daf|erdiff_wo_s|erdiff_wo_t|erdiff",
-
-
-rule erdiff_train_source:
-    input:
-        lambda w: session_store(erd_pair(w.erd_pair)["source"]),
-    output:
-        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source"),
-    params:
-        p=lambda w: as_arg({"vae": erd_vae(w.erd_pair, w.erd_dim), "behaviour": erd_pair(w.erd_pair)["behaviour"], "device": config["device"]}),
-        seed=lambda w: erd_seed(w.erd_pair, w.erd_seed),
-    log:
-        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source.log",
-    threads: 1
-    resources:
-        **train_resources(mem_mb=2000, runtime=60),  # + gpu, partition: config resources.train
-    conda:
-        ENV
-    shell:
-        "neurodyn train erdiff-source --session {input} --params {params.p} --seed {params.seed} --out {output} 2> {log}"
-
-
-rule erdiff_train_prior:
-    input:
-        session=lambda w: session_store(erd_pair(w.erd_pair)["source"]),
-        source="results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/source",
-    output:
-        directory("results/runs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/prior_{erd_variant}_n{erd_noise}"),
-    params:
-        p=lambda w: as_arg({"prior": {**ERD["prior"], "noise_scale": float(w.erd_noise)}, "behaviour": erd_pair(w.erd_pair)["behaviour"], "device": config["device"]}),
-        seed=lambda w: erd_seed(w.erd_pair, w.erd_seed),
-    log:
-        "results/logs/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}/prior_{erd_variant}_n{erd_noise}.log",
-    threads: 1
-    resources:
-        **train_resources(mem_mb=2000, runtime=120),  # + gpu, partition: config resources.train
-    conda:
-        ENV
-    shell:
-        "neurodyn train erdiff-prior --session {input.session} --source-run {input.source} --variant {wildcards.erd_variant}"
-        " --params {params.p} --seed {params.seed} --out {output} 2> {log}"
 
 
 # === Meta-dynamical SSM ===

@@ -102,8 +102,10 @@ class NWBReader:
     def _check_units(self) -> None:
         if "units" not in self.h5:
             if "acquisition/observations" in self.h5:
-                # a simulated recording of continuous observations only (video frames, Gaussian data): no units
-                self.unit_ids, self.heldout = np.zeros(0, np.int64), np.zeros(0, bool)
+                # a simulation of continuous observations only (e.g. ERDiff's continuous-Bernoulli domains):
+                # no spiking units — the store gets a 0-unit ``spikes`` and the ``observations`` variable
+                self.unit_ids = np.zeros(0, np.int64)
+                self.heldout = np.zeros(0, bool)
                 self._spk_index = self._obs_index = np.zeros(1, np.int64)
                 return
             raise InputError(self.path, "units", "a units table (NLB layout: id, heldout, spike_times, obs_intervals)")

@@ -27,7 +27,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--png", required=True)
     args = parser.parse_args(argv)
-    parse_params(args.spec, "--spec")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -51,20 +50,30 @@ def main(argv: list[str]) -> int:
         aligned = read_checkpoint(Path(run["path"]) / "aligned.pt")
         panels.append((f"Target aligned by {LABELS.get(run['method'], run['method'])} (R² {run.get('test_r2_pct', float('nan')):.1f}%)",
                        trial_average(view(aligned["test_latents"].numpy()), aligned["test_condition"])))
-    fig = plt.figure(figsize=(4.5 * len(panels), 4.5))
+    fig = plt.figure(figsize=(4.5 * len(panels), 5.2))
     colours = plt.get_cmap("hsv")
+    # one scale for every panel (the source's range): a method that shrinks the target latents shows as small
+    every = np.concatenate([np.stack(list(avg.values())).reshape(-1, 3) for _, avg in panels])
+    lo, hi = every.min(0), every.max(0)
     for i, (title, avg) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
         for j, (cond, traj) in enumerate(avg.items()):
-            ax.plot(traj[:, 0], traj[:, 1], traj[:, 2], color=colours(j / max(len(avg), 1)), label=f"dir {cond}")
+            ax.plot(traj[:, 0], traj[:, 1], traj[:, 2], color=colours(j / max(len(avg), 1)), label=str(cond))
             ax.scatter(*traj[0], color=colours(j / max(len(avg), 1)), s=10)
         ax.set_title(title, fontsize=9)
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_zlim(lo[2], hi[2])
         ax.set_xlabel("PC1")
         ax.set_ylabel("PC2")
         ax.set_zlabel("PC3")
     fig.axes[0].legend(fontsize=6, loc="upper left")
-    fig.suptitle("Trial-averaged latents per reach direction (PCA of source latents); cross-day, bundled pair. "
-                 "Inter-subject: no second monkey offline.", fontsize=9)
+    spec = parse_params(args.spec, "--spec")
+    fig.text(0.5, 0.01, (
+        f"Trial-averaged latents per reach direction (dots: first bin), projected on the top 3 PCs of the source latents; "
+        f"one seed, held-out test trials, same axes in every panel. Cross-day only: the bundled pair is one monkey on two days "
+        f"(inter-subject needs DANDI 000688 sessions of two monkeys, not available offline). {spec.get('caption_note', '')}"),
+        ha="center", fontsize=8, wrap=True)
     for path in (args.out, args.png):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=Path(path).suffix[1:], dpi=120)

@@ -25,19 +25,24 @@ SCHEDULES = ("linear", "cosine")
 class NoiseSchedule(nn.Module):
     """β_1..β_T and ᾱ_t as buffers (so they travel with the denoiser's state_dict and device).
 
-    ``linear``: β from beta_start to beta_end (Ho et al. 2020). ``cosine``: Nichol & Dhariwal (ICML 2021) ᾱ_t,
-    with β clipped at beta_end. ``noise_scale`` multiplies every β (the robustness sweep's "noise scale").
+    ``linear``: Ho et al. (2020)'s β from beta_start to beta_end, which they define for T = 1000 steps; for
+    another T both ends are scaled by 1000 / T (as Nichol & Dhariwal, ICML 2021, do) so the forward process
+    still ends near pure noise — with T = 50 and the unscaled range, ᾱ_T would be 0.60, the prior would never
+    see noise levels above the data's own scale, and p_T would be far from π = N(0, I).
+    ``cosine``: Nichol & Dhariwal's ᾱ_t (β ≤ 0.999). ``noise_scale`` multiplies every β (the robustness
+    sweep's "noise scale").
     """
 
     def __init__(self, *, steps: int, schedule: str = "linear", beta_start: float = 1e-4, beta_end: float = 0.02, noise_scale: float = 1.0):
         super().__init__()
         if schedule == "linear":
-            betas = torch.linspace(beta_start, beta_end, steps, dtype=torch.float64)
+            scale = 1000.0 / steps
+            betas = torch.linspace(scale * beta_start, scale * beta_end, steps, dtype=torch.float64)
         elif schedule == "cosine":
             s = 0.008
             t = torch.linspace(0, steps, steps + 1, dtype=torch.float64) / steps
             abar = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
-            betas = (1 - abar[1:] / abar[:-1]).clamp(max=max(beta_end, 0.02) * 50)
+            betas = 1 - abar[1:] / abar[:-1]
         else:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         betas = (betas * noise_scale).clamp(max=0.999)

@@ -28,7 +28,7 @@ class MaximumLikelihoodAlignment(nn.Module):
 
     def __init__(self, *, prior: DiffusionPrior, t_samples: int = 1, divergence_weight: float = 1.0,
                  hutchinson_samples: int = 1, ot_weight: float = 0.0, moment_weight: float = 0.0,
-                 sinkhorn_eps: float = 0.1, sinkhorn_iters: int = 50):
+                 sinkhorn_eps: float = 0.1, sinkhorn_iters: int = 50, weighting: str = "uniform"):
         super().__init__()
         self.prior = prior
         for p in self.prior.parameters():
@@ -38,6 +38,7 @@ class MaximumLikelihoodAlignment(nn.Module):
         self.hutchinson_samples = hutchinson_samples
         self.ot_weight, self.moment_weight = ot_weight, moment_weight
         self.sinkhorn_eps, self.sinkhorn_iters = sinkhorn_eps, sinkhorn_iters
+        self.register_buffer("w2", dsm_weights(prior, weighting))
 
     def drift(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Forward VP-SDE drift f(Z, t) = −½ β(t) Z (discrete β_t as the rate per step)."""
@@ -52,7 +53,7 @@ class MaximumLikelihoodAlignment(nn.Module):
             t = _randint(steps, (z0.shape[0],), gen, z.device)
             eps = _randn(z0.shape, gen, z.device)
             zt = self.prior.schedule.noisy(z0, t, eps)
-            dsm = dsm + (eps - self.prior.denoiser(zt, t)).pow(2).sum(dim=(1, 2)).mean()
+            dsm = dsm + (self.w2[t] * (eps - self.prior.denoiser(zt, t)).pow(2).sum(dim=(1, 2))).mean()
             if self.divergence_weight:
                 div = div + hutchinson_divergence(lambda v: self.drift(v, t), zt, n_samples=self.hutchinson_samples, gen=gen).mean()
         dsm, div = dsm / self.t_samples, div / self.t_samples
@@ -70,6 +71,27 @@ class MaximumLikelihoodAlignment(nn.Module):
             out["moment"] = mom
         out["loss"] = loss
         return out
+
+
+WEIGHTINGS = ("uniform", "likelihood")
+
+
+def dsm_weights(prior: DiffusionPrior, weighting: str) -> torch.Tensor:
+    """w(t)² per diffusion step, (T,), normalised to mean 1 over t.
+
+    ``uniform``: w ≡ 1 (Ho et al. 2020's simple loss, the one the prior is trained with). ``likelihood``: the
+    weighting under which the denoising term is the negative log-likelihood bound of Song, Durkan, Murray & Ermon
+    (NeurIPS 2021, Thm. 1) — λ(t) = g(t)² on the score, i.e. g(t)²/σ_t² = β_t / (1 − ᾱ_t) for ε-prediction of the
+    VP process — which puts most weight on small noise levels.
+    """
+    betas, abar = prior.schedule.betas, prior.schedule.alpha_bar
+    if weighting == "uniform":
+        w = torch.ones_like(betas)
+    elif weighting == "likelihood":
+        w = betas / (1 - abar)
+    else:
+        raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    return w / w.mean()
 
 
 def _entropic_ot(a: torch.Tensor, b: torch.Tensor, eps: float, iters: int) -> torch.Tensor:
