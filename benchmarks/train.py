@@ -5,8 +5,9 @@
 
 Protocol (no benchmark code in the models): every training and alignment job calls ``neurodyn.train.loop.fit``.
 In a scratch copy of the repository, Snakemake runs the jobs of every rule defined in workflow/rules/train.smk
-(training) and workflow/rules/align.smk (alignment) — with their upstream jobs (simulation, conversion, source
-models), exactly as the pipeline plans them — but with a ``neurodyn`` shim first on PATH
+and transfer.smk (training) and align.smk (alignment) — with their upstream jobs (simulation, conversion, source
+models), exactly as the pipeline plans them for `rule all`, leaving out (--omit-from) the rules of evaluate.smk,
+figures.smk and report.smk — but with a ``neurodyn`` shim first on PATH
 (benchmarks/timed_neurodyn.py) that caps each ``fit`` at warm-up + ``--steps`` steps and times the steps.
 So the figures are those of the real commands, data loading included, with the configuration's batch sizes and
 model sizes:
@@ -60,7 +61,8 @@ def devices() -> list[tuple[str, bool]]:
     return out
 
 
-def run_config(name: str, repo: Path, base: list[str], extra_config: list[str], rules: list[str], device: str, amp: bool, args, log: Path) -> dict:
+def run_config(name: str, repo: Path, base: list[str], extra_config: list[str], rules: list[str], omit: list[str],
+               device: str, amp: bool, args, log: Path) -> dict:
     shim = repo.parent / "shim"
     shim.mkdir(exist_ok=True)
     (shim / "neurodyn").write_text(f'#!/usr/bin/env bash\nexec "{sys.executable}" "{repo / "benchmarks" / "timed_neurodyn.py"}" "$@"\n')
@@ -72,7 +74,10 @@ def run_config(name: str, repo: Path, base: list[str], extra_config: list[str], 
     if device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""
     overrides = [*extra_config, f"device={device}", *([f"mirror={args.mirror}"] if args.mirror else [])]
-    cmd = ["snakemake", *base, "--config", *overrides, "--until", *rules, "--forcerun", *rules, "--rerun-incomplete"]
+    # `--until <rules>` together with `--forcerun` hits Snakemake's "Out of jobs ready to be started" bug
+    # (snakemake#823) on this DAG; leaving out the downstream stages with --omit-from plans the same jobs
+    cmd = ["snakemake", *base, "--config", *overrides, "--forcerun", *rules, "--rerun-incomplete",
+           *(["--omit-from", *omit] if omit else [])]
     t0 = time.perf_counter()
     try:
         proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=args.timeout)
@@ -99,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "steps": args.steps, "warmup": args.warmup, "runs": [], "records": []}
     try:
         repo = scratch_copy(tmp)
-        train_rules, align_rules = rules_in(repo, "train"), rules_in(repo, "align")
+        train_rules = rules_in(repo, "train") + rules_in(repo, "transfer")
+        align_rules = rules_in(repo, "align")
+        omit = [r for stage in ("evaluate", "figures", "report") if (repo / "workflow" / "rules" / f"{stage}.smk").exists()
+                for r in rules_in(repo, stage)]
         report.update(train_rules=train_rules, align_rules=align_rules)
         if not train_rules and not align_rules:
             print("no rules in workflow/rules/train.smk or align.smk in this checkout (the models are not merged "
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             for config in args.configs:
                 for device, amp in devices():
                     log = tmp / f"{config}-{device}-{int(amp)}.jsonl"
-                    run = run_config(config, repo, *bases[config], train_rules + align_rules, device, amp, args, log)
+                    run = run_config(config, repo, *bases[config], train_rules + align_rules, omit, device, amp, args, log)
                     report["runs"].append(run)
                     for line in (log.read_text().splitlines() if log.exists() else []):
                         report["records"].append({"config": config, "device_asked": device, **json.loads(line)})
@@ -139,7 +147,7 @@ def _job(argv: list[str]) -> str:
 
 def print_tables(report: dict) -> None:
     fits = [r for r in report["records"] if r["kind"] == "fit"]
-    train = [r for r in fits if r["argv"][:1] == ["train"]]
+    train = [r for r in fits if r["argv"][:1] in (["train"], ["transfer"])]
     if train:
         print(f"training throughput ({report['steps']} timed steps after {report['warmup']} warm-up, real commands):")
         print(f"{'config':<6} {'device':<10} {'steps/s':>8} {'samples/s':>10} {'params':>9}  job (fit label)")

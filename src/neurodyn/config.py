@@ -22,6 +22,14 @@ import yaml
 from neurodyn.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
+# libyaml's C loader when PyYAML has it: planning the DAG reads config.yaml, the overlays and the schemas, and the
+# pure-Python loader made that ~2 s of every `snakemake -n` (benchmarks/dag.py)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_yaml(text: str) -> Any:
+    """yaml.safe_load, with the C loader when available (same results for safe YAML)."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -29,7 +37,7 @@ def _inline_refs(node: Any, base: Path) -> Any:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and not ref.startswith("#"):
-            return _inline_refs(yaml.safe_load((base / ref).read_text()), base)
+            return _inline_refs(read_yaml((base / ref).read_text()), base)
         return {k: _inline_refs(v, base) for k, v in node.items()}
     if isinstance(node, list):
         return [_inline_refs(v, base) for v in node]
@@ -38,7 +46,7 @@ def _inline_refs(node: Any, base: Path) -> Any:
 
 def load_schema(path: str | os.PathLike = SCHEMA) -> dict:
     path = Path(path)
-    return _inline_refs(yaml.safe_load(path.read_text()), path.parent)
+    return _inline_refs(read_yaml(path.read_text()), path.parent)
 
 
 def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def load(*paths: str | os.PathLike) -> dict[str, Any]:
         if not path.exists():
             raise InputError(path, "", "a YAML config file (no such file)")
         try:
-            config = merge(config, yaml.safe_load(path.read_text()) or {})
+            config = merge(config, read_yaml(path.read_text()) or {})
         except yaml.YAMLError as err:
             raise InputError(path, "", f"valid YAML ({err.__class__.__name__})") from err
     where = " + ".join(str(p) for p in paths)

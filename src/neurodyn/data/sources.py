@@ -60,7 +60,9 @@ class SessionSources:
 
     def lock(self) -> dict[str, Any]:
         path = Path(self.config["dandi"]["lock_file"])
-        return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
+        from neurodyn.config import read_yaml
+
+        return read_yaml(path.read_text()) or {} if path.exists() else {}
 
     def unpinned(self) -> dict[str, Any]:
         return dict(self.config.get("unpinned", {}))
