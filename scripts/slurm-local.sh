@@ -251,6 +251,14 @@ stop() {
   stop_pid slurmd
   stop_pid slurmctld
   stop_pid munged   # only when this script started it
+  # Remove the configuration this script wrote: with it in place but no controller running, every
+  # `scontrol` call (Snakemake's SLURM plugin makes one at start-up) waits ~9 s for a controller. `start`
+  # writes it again.
+  if [ -f "$CONF" ] && grep -qF "$MARK" "$CONF"; then
+    rm -f "$CONF"
+    if [ -f /etc/slurm/gres.conf ] && grep -qF "$MARK" /etc/slurm/gres.conf; then rm -f /etc/slurm/gres.conf; fi
+    say "removed $CONF (written by this script; start writes it again)"
+  fi
 }
 
 case "${1:-}" in
