@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,13 +113,23 @@ def validate(ds: xr.Dataset, where: str | os.PathLike = "session") -> None:
             raise InputError(where, f"attrs.{attr}", f"attribute {attr!r}")
 
 
-def write_session(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically."""
+def write_session(
+    ds: xr.Dataset, path: str | os.PathLike, *, fill: Callable[[Path, Mapping[str, tuple[int, ...]]], None] | None = None
+) -> Path:
+    """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically.
+
+    ``fill(tmp, chunks)``, when given, runs after ``ds`` is written and before the store is renamed into place:
+    it may overwrite variables region by region (``zarr.open_array(tmp / var, mode="r+")[a:b] = ...``), so a
+    large variable can be built block-wise — ``ds`` then holds a zero-memory placeholder for it, e.g.
+    ``np.broadcast_to(np.float32(np.nan), shape)``. ``chunks`` maps each variable to its chunk shape.
+    """
     validate(ds, path)
     path = Path(path)
     encoding = {v: {"chunks": _chunks(ds[v])} for v in ds.data_vars}
     with atomic_path(path) as tmp:
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
+        if fill is not None:
+            fill(tmp, {v: enc["chunks"] for v, enc in encoding.items()})
     return path
 
 

@@ -90,16 +90,21 @@ class SessionSources:
         locked = source["locked"]
         return self.asset_spec(locked["dandiset"], locked["path"])
 
-    def input_file(self, session: str) -> str:
+    def input_file(self, session: str) -> str | list[str]:
         kind = self.kind(session)
         if kind in ("dandi", "locked"):
             asset = self._dandi_asset(session)
             return str(self.raw_dir / asset["dandiset"] / asset["path"])
         if kind == "mirror":
-            if not self.mirror:
-                return str(Path("MIRROR-NOT-CONFIGURED") / self.spec(session)["source"]["mirror"]["file"])
-            return str(Path(self.mirror) / self.spec(session)["source"]["mirror"]["file"])
+            root = Path(self.mirror) if self.mirror else Path("MIRROR-NOT-CONFIGURED")
+            files = self.mirror_files(session)
+            return str(root / files[0]) if len(files) == 1 else [str(root / f) for f in files]
         return f"results/simulated/{session}.nwb"
+
+    def mirror_files(self, session: str) -> list[str]:
+        """The mirror-relative file(s) of a mirror session (``file`` may list several, e.g. excerpts)."""
+        file = self.spec(session)["source"]["mirror"]["file"]
+        return [file] if isinstance(file, str) else list(file)
 
     def simulation(self, session: str) -> Mapping[str, Any]:
         source = self.spec(session)["source"]
@@ -119,6 +124,9 @@ class SessionSources:
         for key in ("window_ms", "align_event"):
             if key in spec:
                 out[key] = spec[key]
+        if "split" in spec:
+            out["split"] = spec["split"]
+            out["seed"] = derive_seed(self.config["seed"], "split", session)
         kind = out["kind"]
         if kind in ("dandi", "locked"):
             out["format"] = "nwb"
@@ -143,8 +151,9 @@ class SessionSources:
             mirror = self.spec(session)["source"]["mirror"]
             if not self.mirror or not Path(self.mirror).is_dir():
                 return f"its file {mirror['file']} comes from a local mirror and none is configured (config: mirror)"
-            if not (Path(self.mirror) / mirror["file"]).exists():
-                return f"{mirror['file']} is not in the mirror {self.mirror}"
+            for file in self.mirror_files(session):
+                if not (Path(self.mirror) / file).exists():
+                    return f"{file} is not in the mirror {self.mirror}"
             return None
         asset = self._dandi_asset(session)
         if Path(self.input_file(session)).exists():

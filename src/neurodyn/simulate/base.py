@@ -62,7 +62,7 @@ def make_main(simulate: Callable[[dict, int], SimulatedRecording]) -> Callable[[
         args = parser.parse_args(argv)
         recording = simulate(parse_params(args.params), args.seed)
         recording.name = args.name
-        write_nwb(recording, args.out, seed=args.seed)
+        write_nwb(recording, args.out, seed=args.seed, generator=simulate.__module__.rsplit(".", 1)[-1].replace("_", "-"))
         return 0
 
     return main
