@@ -87,7 +87,7 @@ def test_hypernetwork_changes_only_rank_r(rank):
     d1, d2 = model.dynamics.delta_weights(e)
     h = torch.tanh(model.dynamics.layer1(z) + (d1 @ z[..., None])[..., 0])
     manual = z + model.dynamics.layer2(h) + (d2 @ h[..., None])[..., 0]
-    assert torch.allclose(model.dynamics(z, model.dynamics.prepare(e)), manual, atol=1e-5)
+    assert torch.allclose(model.dynamics(z[:, None], model.dynamics.prepare(e))[:, 0], manual, atol=1e-5)
     assert not torch.allclose(manual, base)
 
 

@@ -100,6 +100,12 @@ class NWBReader:
 
     # -- units ---------------------------------------------------------------------------------------------
     def _check_units(self) -> None:
+        if "units" not in self.h5 and "acquisition/observations" in self.h5:
+            # a simulation observed through continuous channels only (Gaussian likelihood): no spiking units
+            self.unit_ids = np.zeros(0, np.int64)
+            self.heldout = np.zeros(0, bool)
+            self._spk_index = self._obs_index = np.zeros(1, np.int64)
+            return
         if "units" not in self.h5:
             raise InputError(self.path, "units", "a units table (NLB layout: id, heldout, spike_times, obs_intervals)")
         units = self.h5["units"]

@@ -156,11 +156,11 @@ def fig3(man: dict, fig) -> str:
         axes[1].set_xlabel("ω (rad/s)")
         axes[1].set_ylabel("e samples")
         m = _metrics(runs[0])
-        key = [k for k in m if k.startswith("embedding_spearman_signed_")]
+        key = [k for k in m if k.startswith("embedding_spearman_") and "signed" not in k]
         sp = [_metrics(r).get(key[0]) for r in runs] if key else []
         spm, sps = _mean_sd([abs(x) for x in sp if x is not None])
-        axes[1].set_title(f"B  q(e) per dataset; |Spearman(e, ±ω)| = {spm:.2f} ± {sps:.2f}", fontsize=8)
-        notes.append(f"|Spearman(e, sign·ω)| over seeds {spm:.3f} ± {sps:.3f}")
+        axes[1].set_title(f"B  q(e) per dataset; |Spearman(e, ω)| = {spm:.2f} ± {sps:.2f}", fontsize=8)
+        notes.append(f"|Spearman(e, ω)| over seeds {spm:.3f} ± {sps:.3f}")
     labels, means, sds = [], [], []
     for key in ("few", "many"):
         m, s = transfer_scores(man[key]["transfer"].get("meta", []), "forecast_r2")
