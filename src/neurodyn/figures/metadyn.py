@@ -287,7 +287,7 @@ def fig5(man: dict, fig) -> str:
         bx.axvline(t[c], color="k", lw=0.5)
         bx.set_xlabel("time (ms)")
         bx.set_ylabel(f"{cfg['data'].get('behaviour')} (axis 0)")
-        bx.set_title(f"D  {sessions[d]}: real (solid) vs forecast (dashed)", fontsize=8)
+        bx.set_title(f"D  {sessions[d]}: real (—) vs forecast (--)", fontsize=8)
         notes.append(f"D: condition averages; the forecast rolls the mean dynamics from bin {c} (vertical line) and reads "
                      f"behaviour through a ridge decoder fitted on the same recording's posterior latents (in-sample)")
         behaviour_done = True
