@@ -19,7 +19,7 @@ sources = SessionSources(config)
 t0 = time.time()
 for name, spec in family_sessions(config).items():
     sim = spec["source"]["simulate"]
-    module = __import__(f"neurodyn.simulate.{sim['generator']}", fromlist=["simulate"])
+    module = __import__(f"neurodyn.simulate.{sim['generator'].replace('-', '_')}", fromlist=["simulate"])
     rec = module.simulate(dict(sim["params"], bin_ms=spec["bin_ms"]), sources.seed_for(name))
     rec.name = name
     write_session(session_from_recording(rec), f"results/sessions/{name}.zarr")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -122,17 +123,31 @@ def fig2(man: dict, fig) -> str:
         model, cfg, sessions = _load_model(runs[0])
         lat, _, _ = _posterior_latents(model, 0, part["stores"][0], cfg)
         _vector_field(ax, model, None, lat, f"B  shared dynamics, M = {part['M']}")
-    labels, means, sds = [], [], []
-    for key in ("few", "many"):
-        runs = man[key]["transfer"].get("shared", [])
-        m, s = transfer_scores(runs, "forecast_r2")
-        labels.append(f"M = {man[key]['M']}")
-        means.append(m)
-        sds.append(s)
-        notes.append(f"M={man[key]['M']}: {m:.3f} ± {s:.3f}")
-    axes[3].bar(labels, means, yerr=sds, color=["0.6", "0.3"])
-    axes[3].set_title("C  forecast r² held-out (no embedding)", fontsize=8)
-    return "Shared dynamics without embedding, forecasting r² on held-out speeds: " + "; ".join(notes)
+    _grouped_bars(axes[3], man, ("shared", "meta"), "forecast_r2", notes)
+    axes[3].set_title("C  forecast r² on held-out speeds (largest k)", fontsize=8)
+    return ("Panel A: ground-truth latent (first coordinate) of one trial of three recordings. B: the learned dynamics "
+            "f(z) − z of the model without embedding, with posterior latents of 8 trials. C: forecasting r² on held-out "
+            "speeds, without embedding (shared) and with it (meta); bars mean over seeds, dots single seeds. "
+            + "; ".join(notes))
+
+
+def _grouped_bars(ax, man: dict, variants: tuple[str, ...], metric: str, notes: list[str]) -> None:
+    """Bars of ``metric`` per (M, variant) from the transfer runs at the largest k, with each seed as a dot."""
+    width = 0.8 / len(variants)
+    colours = {"shared": "0.65", "meta": "tab:blue", "input": "tab:green", "single": "tab:orange"}
+    for j, variant in enumerate(variants):
+        for i, key in enumerate(("few", "many")):
+            runs = man[key]["transfer"].get(variant, [])
+            per_seed = [transfer_scores([r], metric)[0] for r in runs]
+            m, s = _mean_sd(per_seed)
+            x = i + (j - (len(variants) - 1) / 2) * width
+            ax.bar(x, m, width, color=colours.get(variant, "0.4"), label=variant if i == 0 else None)
+            ax.plot(np.full(len(per_seed), x), per_seed, "k.", ms=4)
+            notes.append(f"{variant} M={man[key]['M']}: {m:.3f} ± {s:.3f}")
+    ax.set_xticks([0, 1], [f"M = {man['few']['M']}", f"M = {man['many']['M']}"])
+    ax.set_ylabel(metric.replace("_r2", " r²"))
+    ax.axhline(0, color="k", lw=0.5)
+    ax.legend(fontsize=7)
 
 
 def fig3(man: dict, fig) -> str:
@@ -153,24 +168,19 @@ def fig3(man: dict, fig) -> str:
             mu, lv = np.array(emb[name]["mean"]), np.array(emb[name]["logvar"])
             samples = mu[0] + np.exp(0.5 * lv[0]) * rng.standard_normal(50)
             axes[1].scatter(np.full(50, values[i]) + rng.normal(0, 0.02, 50), samples, s=3)
-        axes[1].set_xlabel("ω (rad/s)")
-        axes[1].set_ylabel("e samples")
+        axes[1].set_xlabel("true speed ω (rad/s)")
+        axes[1].set_ylabel("e (samples of q(e))")
         m = _metrics(runs[0])
-        key = [k for k in m if k.startswith("embedding_spearman_signed_")]
+        key = [k for k in m if k.startswith("embedding_spearman_") and "signed" not in k]
         sp = [_metrics(r).get(key[0]) for r in runs] if key else []
         spm, sps = _mean_sd([abs(x) for x in sp if x is not None])
-        axes[1].set_title(f"B  q(e) per dataset; |Spearman(e, ±ω)| = {spm:.2f} ± {sps:.2f}", fontsize=8)
-        notes.append(f"|Spearman(e, sign·ω)| over seeds {spm:.3f} ± {sps:.3f}")
-    labels, means, sds = [], [], []
-    for key in ("few", "many"):
-        m, s = transfer_scores(man[key]["transfer"].get("meta", []), "forecast_r2")
-        labels.append(f"M = {man[key]['M']}")
-        means.append(m)
-        sds.append(s)
-        notes.append(f"meta M={man[key]['M']} forecast r² {m:.3f} ± {s:.3f}")
-    axes[2].bar(labels, means, yerr=sds, color=["0.6", "0.2"])
+        axes[1].set_title(f"B  q(e) per dataset; |Spearman(e, ω)| = {spm:.2f} ± {sps:.2f}", fontsize=8)
+        notes.append(f"|Spearman(e, ω)| over seeds {spm:.3f} ± {sps:.3f}")
+    _grouped_bars(axes[2], man, ("meta",), "forecast_r2", notes)
     axes[2].set_title(f"C  {man['horizon']}-step forecast r², held-out speeds", fontsize=8)
-    return "; ".join(notes)
+    return ("A: learned f(z; e) − z for the slowest pretraining recording with its posterior latents (seed 0). "
+            "B: 50 samples of q(e) per pretraining recording against its true speed (seed 0). C: the meta model "
+            "pretrained on M recordings, few-shot forecasting on held-out speeds at the largest k. " + "; ".join(notes))
 
 
 def fig4(man: dict, fig) -> str:
@@ -182,7 +192,7 @@ def fig4(man: dict, fig) -> str:
         raise InputError("--manifest", "train.meta", "at least one run of the bifurcation experiment")
     model, cfg, sessions = _load_model(runs[0])
     n_ex = min(4, len(sessions))
-    axes = fig.subplots(2, max(n_ex, 2))
+    axes = fig.subplots(2, n_ex + 1, gridspec_kw={"width_ratios": [1] * n_ex + [1.4]})
     for j in range(n_ex):
         a, b = man["values"][j]
         n = 15
@@ -201,33 +211,46 @@ def fig4(man: dict, fig) -> str:
         for s in sessions:
             per[s][0].append(m.get(f"{s}.recon_r2"))
             per[s][1].append(m.get(f"{s}.forecast_r2"))
+    labels = [f"a={a:g}\nb={b:g}" for a, b in man["values"]]
+    for ax, j, title in ((axes[0, -1], 0, "B  reconstruction r²"), (axes[1, -1], 1, "C  forecast r²")):
+        ax.bar(range(len(sessions)), [_mean_sd(per[s][j])[0] for s in sessions], color="tab:blue")
+        ax.set_xticks(range(len(sessions)), labels, fontsize=6)
+        ax.set_ylim(min(0.0, *[_mean_sd(per[s][j])[0] for s in sessions]), 1.0)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_title(title + " (test trials)", fontsize=8)
     lines = [f"{s} (a={a:g}, b={b:g}): recon {_mean_sd(per[s][0])[0]:.3f}, forecast {_mean_sd(per[s][1])[0]:.3f}"
              for s, (a, b) in zip(sessions, man["values"])]
-    return "Test-trial r² per pretraining dataset (mean over seeds): " + "; ".join(lines)
+    return (f"A: top, the true vector field of each (a, b); bottom, the learned f(z; e) − z with posterior latents "
+            f"(the learned latent plane is a linear transform of the true one, so compare the phase portraits, not the "
+            f"axes). Test-trial r² per pretraining dataset (mean over {len(runs)} seed(s)): " + "; ".join(lines))
 
 
 def fig5(man: dict, fig) -> str:
-    """Left: embedding per recording; right: condition-averaged latents (2 PCs) and real vs forecast behaviour."""
+    """Embedding per recording; condition-averaged latents (2 PCs) of two recordings; real vs forecast behaviour."""
     import torch
     from sklearn.linear_model import Ridge
+
+    from neurodyn.train.metadyn import load_all
 
     runs = man["train"].get("meta", [])
     if not runs:
         raise InputError("--manifest", "train.meta", "at least one run of the motor experiment")
     model, cfg, sessions = _load_model(runs[0])
-    axes = fig.subplots(1, 3)
+    axes = fig.subplots(1, 4)
     emb = _embeddings(runs[0])["embeddings"]
     rng = np.random.default_rng(0)
     for name in sessions:
         mu, lv = np.array(emb[name]["mean"]), np.array(emb[name]["logvar"])
-        s = mu[None] + np.exp(0.5 * lv)[None] * rng.standard_normal((30, len(mu)))
-        axes[0].scatter(s[:, 0], s[:, 1] if s.shape[1] > 1 else np.zeros(30), s=4, label=name)
-    axes[0].legend(fontsize=5)
-    axes[0].set_title("embedding samples per recording", fontsize=8)
-    notes = []
-    for ax, (d, store) in zip(axes[1:], list(enumerate(man["stores"]))[:2]):
-        from neurodyn.train.metadyn import load_all
-
+        smp = mu[None] + np.exp(0.5 * lv)[None] * rng.standard_normal((30, len(mu)))
+        axes[0].scatter(smp[:, 0], smp[:, 1] if smp.shape[1] > 1 else np.zeros(30), s=5, label=name)
+    axes[0].legend(fontsize=6)
+    axes[0].set_xlabel("e₁")
+    axes[0].set_ylabel("e₂" if model.embed_dim > 1 else "")
+    axes[0].set_title("A  samples of q(e) per recording", fontsize=8)
+    notes = [f"{len(sessions)} pretraining recordings: a manifold cannot be judged from so few points" if len(sessions) < 5 else ""]
+    behaviour_done = False
+    ctx = cfg["forecast"]["context_bins"]
+    for ax, (d, store) in zip(axes[1:3], list(enumerate(man["stores"]))[:2]):
         data = load_all([store], cfg)[0]
         y = torch.as_tensor(data.y)
         lengths = torch.full((y.shape[0],), y.shape[1])
@@ -235,42 +258,74 @@ def fig5(man: dict, fig) -> str:
         z = model.smooth(d, y, lengths, e).numpy()
         flat = z.reshape(-1, z.shape[-1])
         _, _, vt = np.linalg.svd(flat - flat.mean(0), full_matrices=False)
-        for cond in np.unique(data.condition)[:8]:
+        conds = np.unique(data.condition)
+        for cond in conds[:8]:
             pcs = (z[data.condition == cond].mean(0) - flat.mean(0)) @ vt[:2].T
-            ax.plot(pcs[:, 0], pcs[:, 1], lw=0.8)
-        ax.set_title(f"{sessions[d]}: condition-averaged latents", fontsize=8)
+            line, = ax.plot(pcs[:, 0], pcs[:, 1], lw=1)
+            ax.plot(pcs[0, 0], pcs[0, 1], "o", color=line.get_color(), ms=3)
+        ax.set_xlabel("latent PC 1")
+        ax.set_ylabel("latent PC 2")
+        ax.set_title(f"{'BC'[d]}  {sessions[d]}: condition-averaged latents", fontsize=8)
+        if len(conds) == 1:
+            notes.append(f"{sessions[d]} has no condition labels (NLB test file): its panel is the average of all trials")
         if data.behaviour is None:
-            notes.append(f"{sessions[d]}: no behaviour variable '{cfg['data'].get('behaviour')}' in the store, so no behaviour panel")
+            notes.append(f"{sessions[d]}: no behaviour variable '{cfg['data'].get('behaviour')}' in the store, no behaviour forecast")
             continue
-        ctx = min(cfg["forecast"]["context_bins"], z.shape[1] - 1)
-        fc = model.rollout(torch.as_tensor(z[:, ctx - 1]), e, z.shape[1] - ctx).numpy()
+        if behaviour_done:
+            continue
+        c = min(ctx, z.shape[1] - 1)
+        fc = model.rollout(torch.as_tensor(z[:, c - 1]), e, z.shape[1] - c).numpy()
         beh = data.behaviour
         dec = Ridge(alpha=1.0).fit(flat, beh.reshape(-1, beh.shape[-1]))
         pred = dec.predict(fc.reshape(-1, fc.shape[-1])).reshape(fc.shape[0], fc.shape[1], -1)
-        inset = ax.inset_axes([0.6, 0.6, 0.38, 0.38])
-        inset.plot(beh[:, ctx:, 0].mean(0), "k", lw=0.8, label="real")
-        inset.plot(pred[:, :, 0].mean(0), "r", lw=0.8, label="forecast")
-        inset.legend(fontsize=4)
-        inset.set_xticks([])
-        inset.set_yticks([])
-    return "; ".join(notes) if notes else "behaviour forecast from rolled-out latents through a ridge decoder fitted on posterior latents"
+        bx = axes[3]
+        t = data.time_ms
+        for cond in conds[:8]:
+            sel = data.condition == cond
+            line, = bx.plot(t, beh[sel, :, 0].mean(0), lw=1)
+            bx.plot(t[c:], pred[sel, :, 0].mean(0), "--", color=line.get_color(), lw=1)
+        bx.axvline(t[c], color="k", lw=0.5)
+        bx.set_xlabel("time (ms)")
+        bx.set_ylabel(f"{cfg['data'].get('behaviour')} (axis 0)")
+        bx.set_title(f"D  {sessions[d]}: real (—) vs forecast (--)", fontsize=8)
+        notes.append(f"D: condition averages; the forecast rolls the mean dynamics from bin {c} (vertical line) and reads "
+                     f"behaviour through a ridge decoder fitted on the same recording's posterior latents (in-sample)")
+        behaviour_done = True
+    if not behaviour_done:
+        axes[3].set_axis_off()
+    coll = _metrics(runs[0]).get("collapsed_datasets")
+    if coll:
+        notes.append(f"{coll} pretraining recording(s) flagged as mean-rate collapse (recon r² ≤ mean-rate r² + margin)")
+    return "; ".join(n for n in notes if n)
 
 
 def fewshot(man: dict, fig) -> str:
     """Reconstruction and forecasting r² on held-out recordings vs the number of trials k, per method."""
     exps = [e for e in man["experiments"] if any(man["experiments"][e]["transfer"].values())]
     axes = np.atleast_2d(fig.subplots(max(len(exps), 1), 2, squeeze=False))
+    notes = []
     for row, exp in zip(axes, exps):
+        part = man["experiments"][exp]
         for ax, metric in zip(row, ("recon_r2", "forecast_r2")):
-            for variant, runs in man["experiments"][exp]["transfer"].items():
+            lows = []
+            for variant, runs in part["transfer"].items():
                 ks = man["ks"]
                 stats = [transfer_scores(runs, metric, k) for k in ks]
-                ax.errorbar(ks, [s[0] for s in stats], yerr=[s[1] for s in stats], label=variant, marker="o", ms=3)
+                ax.errorbar(ks, [s[0] for s in stats], yerr=[s[1] for s in stats], label=variant, marker="o", ms=3, capsize=2)
+                lows += [s[0] for s in stats if np.isfinite(s[0])]
             ax.set_xscale("log")
-            ax.set_xlabel("k (trials)")
-            ax.set_title(f"{exp}: {metric}", fontsize=8)
+            ax.set_xticks(man["ks"], [str(k) for k in man["ks"]])
+            ax.set_xlabel("k (training trials of the held-out recording)")
+            ax.set_ylabel(metric.replace("_r2", " r²"))
+            ax.set_ylim(max(-1.0, min(lows + [0.0]) - 0.05), 1.0)
+            ax.axhline(0, color="k", lw=0.5)
+            ax.set_title(f"{exp} (pretrained on M = {part['M']}): {metric.replace('_r2', ' r²')}", fontsize=8)
             ax.legend(fontsize=6)
-    return "mean over held-out recordings, ± sd over seeds"
+        notes.append(f"{exp}: {len(next(iter(part['transfer'].values())))} seed(s)")
+    return ("meta = hypernetwork, input = embedding as input, shared = no embedding (only read-in/readout fitted, e "
+            "inferred from the k trials); single = the whole model trained on the k trials. Mean over held-out "
+            "recordings, ± sd over seeds; y clipped at −1. r² of Poisson data is against Gaussian-smoothed single-trial "
+            "counts, whose Poisson noise bounds it well below 1. " + "; ".join(notes))
 
 
 FIGURES = {"fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "fewshot": fewshot}
@@ -296,11 +351,14 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     man = parse_params(args.manifest, "--manifest")
-    fig = plt.figure(figsize=(12, 3.6 if args.which != "fig4" else 5.5))
+    n_rows = len([e for e in man.get("experiments", {}) if any(man["experiments"][e]["transfer"].values())])
+    height = {"fig4": 6.5, "fewshot": 1.2 + 2.6 * max(n_rows, 1)}.get(args.which, 4.2)
+    fig = plt.figure(figsize=(13, height))
     note = FIGURES[args.which](man, fig)
-    caption = " ".join(x for x in (args.caption, note, man.get("caption_note", "")) if x)
-    fig.text(0.01, 0.005, caption, fontsize=6, wrap=True, va="bottom")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    caption = ". ".join(x.rstrip(". ") for x in (args.caption, note, man.get("caption_note", "")) if x) + "."
+    fig.text(0.01, 0.005, textwrap.fill(caption, 210), fontsize=7, va="bottom")
+    n_lines = caption.count("\n") + len(caption) // 210 + 1
+    fig.tight_layout(rect=(0, min(0.45, (0.16 * n_lines + 0.1) / height), 1, 1))
     with atomic_path(args.out) as tmp:
         fig.savefig(tmp, format="pdf")
     with atomic_path(args.png) as tmp:

@@ -10,13 +10,18 @@ Generative model for dataset d with trials y_{1:T} ∈ R^{N_d} (PAPERS.md §3):
 
 Inference (amortised, shared across datasets after the per-dataset read-in x_t = R_d(y_t) ∈ R^{D}):
 
-    q(e_d | Y_d) = N(μ_e, diag σ_e²)  from a GRU summary of each trial, averaged over the dataset's trials
-    q(z_1 | x, e), q(z_t | z_{t−1}, x_{t:T}, e)   DKF-style: a backward GRU over [x_t, e] and a combiner
-                                                  MLP([z_{t−1}, g_t]) (Krishnan et al. 2017, "ST-R")
+    q(e_d | Y_d) = N(μ_e, diag σ_e²)  from a temporal-convolution summary of each trial (local features such as the
+                                      speed of the trajectory), averaged over the dataset's trials (paper eq. 7)
+    q(z_{1:T} | x, e) = Π_t N(μ_t, diag σ_t²)   DKF with a bidirectional GRU over [x_t, e] (Krishnan et al. 2017,
+                                      the "MF-LR" variant): every bin's posterior is computed at once, so the
+                                      training step has no Python loop over time
 
 ELBO per dataset (the paper's eq. for the joint objective):
-    Σ_trials [ Σ_t E_q log p(y_t | z_t) − KL(q(z_1)‖p(z_1)) − Σ_{t>1} E_q KL(q(z_t | z_{t−1})‖p(z_t | z_{t−1}, e)) ]
+    Σ_trials [ Σ_t E_q log p(y_t | z_t) − KL(q(z_1)‖p(z_1)) − Σ_{t>1} E_{q(z_{t−1})} KL(q(z_t)‖p(z_t | z_{t−1}, e)) ]
     − KL(q(e_d)‖p(e_d))
+
+(for a factorised q the transition term is exactly this expectation; it is estimated with the sample of z_{t−1},
+and all T − 1 transitions go through the dynamics in one batched call).
 
 ``conditioning`` selects the baselines of the issue with the same code: ``hyper`` (the paper), ``input``
 (the embedding concatenated to the dynamics MLP's input, no hypernetwork) and ``none`` (one shared dynamics,
@@ -67,8 +72,11 @@ class LowRankHyperDynamics(nn.Module):
         if conditioning == "hyper":
             n_out = sum(rank * (o + i) for o, i in self.shapes)
             self.hyper = nn.Sequential(nn.Linear(embed_dim, hyper_hidden), nn.Tanh(), nn.Linear(hyper_hidden, n_out))
+            # ΔW = U Vᵀ is a product: with U and V both near zero its gradient vanishes too, and training settles
+            # on one shared dynamics that ignores e. A random e-independent part of U and V (the output bias; its
+            # product only shifts the base weights) gives the e-dependent part a gradient from the first step.
             nn.init.normal_(self.hyper[2].weight, std=0.1 / math.sqrt(hyper_hidden))
-            nn.init.zeros_(self.hyper[2].bias)
+            nn.init.normal_(self.hyper[2].bias, std=0.3)
 
     def factors(self, e: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """e (B, d_e) → per layer (U (B, out, r), V (B, in, r))."""
@@ -93,18 +101,18 @@ class LowRankHyperDynamics(nn.Module):
         return e
 
     def forward(self, z: torch.Tensor, ctx) -> torch.Tensor:
-        """z (B, d_z) → mean of z_{t+1} (B, d_z)."""
+        """z (B, T, d_z) → mean of z_{t+1} (B, T, d_z); the context is per sequence (B, ·)."""
         if self.conditioning == "input":
-            h = torch.tanh(self.layer1(torch.cat([z, ctx], -1)))
+            h = torch.tanh(self.layer1(torch.cat([z, ctx[:, None, :].expand(-1, z.shape[1], -1)], -1)))
             return z + self.layer2(h)
         pre = self.layer1(z)
         if self.conditioning == "hyper":
             (u1, v1), (u2, v2) = ctx
-            pre = pre + torch.einsum("bor,br->bo", u1, torch.einsum("bir,bi->br", v1, z))
+            pre = pre + torch.einsum("bor,btr->bto", u1, torch.einsum("bir,bti->btr", v1, z))
         h = torch.tanh(pre)
         out = self.layer2(h)
         if self.conditioning == "hyper":
-            out = out + torch.einsum("bor,br->bo", u2, torch.einsum("bir,bi->br", v2, h))
+            out = out + torch.einsum("bor,btr->bto", u2, torch.einsum("bir,bti->btr", v2, h))
         return z + out
 
 
@@ -133,6 +141,7 @@ class MetaDynamicalSSM(nn.Module):
         enc_hidden: int,
         conditioning: str,
         init_process_std: float = 0.1,
+        embed_kernel: int = 5,
     ):
         super().__init__()
         if conditioning not in CONDITIONINGS or likelihood not in LIKELIHOODS:
@@ -150,11 +159,17 @@ class MetaDynamicalSSM(nn.Module):
             hyper_hidden=hyper_hidden, conditioning=conditioning,
         )
         if self.embed_dim:
-            self.embed_gru = nn.GRU(shared_dim, enc_hidden, batch_first=True)
+            # ELU, not tanh: Adam moves every weight by ~lr per step, and a tanh summary saturated within a few
+            # dozen steps — every dataset then got the same e and the model fell back to one shared dynamics
+            k = embed_kernel
+            self.embed_conv = nn.Sequential(
+                nn.Conv1d(shared_dim, enc_hidden, k, padding=k // 2), nn.ELU(),
+                nn.Conv1d(enc_hidden, enc_hidden, k, padding=k // 2), nn.ELU(),
+            )
             self.embed_head = nn.Linear(enc_hidden, 2 * self.embed_dim)
-        self.enc_gru = nn.GRU(shared_dim + self.embed_dim, enc_hidden, batch_first=True)
-        self.init_head = nn.Linear(enc_hidden, 2 * latent_dim)
-        self.combiner = nn.Sequential(nn.Linear(latent_dim + enc_hidden, enc_hidden), nn.Tanh(), nn.Linear(enc_hidden, 2 * latent_dim))
+        self.enc_fwd = nn.GRU(shared_dim + self.embed_dim, enc_hidden, batch_first=True)
+        self.enc_bwd = nn.GRU(shared_dim + self.embed_dim, enc_hidden, batch_first=True)
+        self.post_head = nn.Linear(2 * enc_hidden, 2 * latent_dim)
         self.prior_mean0 = nn.Parameter(torch.zeros(latent_dim))
         self.prior_logvar0 = nn.Parameter(torch.zeros(latent_dim))
         self.process_logvar = nn.Parameter(torch.full((latent_dim,), 2 * math.log(init_process_std)))
@@ -166,6 +181,47 @@ class MetaDynamicalSSM(nn.Module):
         self.readouts.append(nn.Linear(self.latent_dim, n_channels))
         self.obs_logstd.append(nn.Parameter(torch.full((n_channels,), math.log(0.5))))
         return len(self.readins) - 1
+
+    @torch.no_grad()
+    def init_dataset(self, d: int, y: torch.Tensor) -> None:
+        """Start dataset d's read-in/readout from its principal subspace: y (B, T, N) training trials.
+
+        The read-in's first d_z outputs are the whitened leading principal components (the rest start small),
+        the readout maps them back (Gaussian: loadings and mean; Poisson: log mean rate and small loadings).
+        A linear read-in cannot tell a latent trajectory from its mirror image, so each dataset would otherwise
+        settle on its own sense of rotation and the embedding would have to encode it as well as the speed;
+        the second component is flipped so that the leading plane turns counter-clockwise on average — the same
+        convention for every dataset, pretraining and few-shot alike.
+        """
+        y = y.float()
+        x = torch.log1p(y) if self.likelihood == "poisson" else y
+        B, T, N = x.shape
+        flat = x.reshape(-1, N)
+        mean = flat.mean(0)
+        _, s, vt = torch.linalg.svd(flat - mean, full_matrices=False)
+        k = min(self.latent_dim, vt.shape[0])
+        scale = s[:k] / math.sqrt(max(flat.shape[0] - 1, 1)) + 1e-6  # sd of each component
+        comps = vt[:k] / scale[:, None]  # (k, N): whitened components
+        if k >= 2 and T >= 2:
+            z = ((x - mean) @ comps.T)[..., :2]
+            turn = (z[:, :-1, 0] * z[:, 1:, 1] - z[:, :-1, 1] * z[:, 1:, 0]).mean()
+            if turn < 0:
+                comps[1] = -comps[1]
+                vt[1] = -vt[1]
+        readin = self.readins[d]
+        readin.weight.mul_(0.1)
+        readin.weight[:k] = comps
+        readin.bias.copy_(-(readin.weight @ mean))
+        readout = self.readouts[d]
+        readout.weight.zero_()
+        if self.likelihood == "gaussian":
+            readout.weight[:, :k] = (vt[:k] * scale[:, None]).T
+            readout.bias.copy_(mean)
+            resid = flat - mean - (flat - mean) @ vt[:k].T @ vt[:k]
+            self.obs_logstd[d].copy_(resid.std(0).clamp(min=1e-2).log())
+        else:
+            readout.weight[:, :k] = 0.1 * vt[:k].T
+            readout.bias.copy_(y.reshape(-1, N).mean(0).clamp(min=1e-3).log())
 
     def dataset_parameters(self, d: int) -> list[nn.Parameter]:
         return [*self.readins[d].parameters(), *self.readouts[d].parameters(), self.obs_logstd[d]]
@@ -192,7 +248,7 @@ class MetaDynamicalSSM(nn.Module):
     # -- inference -----------------------------------------------------------------------------------------
     def _embed_stats(self, xs: Sequence[torch.Tensor], lens: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Read-in trials of several datasets (each (B_d, T, D)) → per dataset (mean, log-variance) of q(e)."""
-        h, _ = self.embed_gru(torch.cat(list(xs)))
+        h = self.embed_conv(torch.cat(list(xs)).transpose(1, 2)).transpose(1, 2)  # (ΣB, T, H), one call for all
         lengths = torch.cat(list(lens))
         mask = (torch.arange(h.shape[1], device=h.device)[None, :] < lengths[:, None]).float()
         per_trial = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
@@ -208,38 +264,24 @@ class MetaDynamicalSSM(nn.Module):
         return self._embed_stats([self.read_in(d, y)], [lengths])[0]
 
     def posterior(
-        self, x: torch.Tensor, lengths: torch.Tensor, e: torch.Tensor | None, *, sample: bool, beta_mask: torch.Tensor | None = None
+        self, x: torch.Tensor, lengths: torch.Tensor, e: torch.Tensor | None, *, sample: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sequential posterior over z given read-in data x (B, T, D) and e (B, d_e).
+        """Posterior over z given read-in data x (B, T, D) and e (B, d_e), all bins at once.
 
         Returns z (B, T, d_z) (a sample, or the means when ``sample`` is False) and the per-bin KL (B, T)
-        between q(z_t | z_{t−1}, x) and the prior p(z_t | z_{t−1}, e) (p(z_1) at t = 1).
+        between q(z_t) and the prior p(z_t | z_{t−1}, e) at the sampled z_{t−1} (p(z_1) at t = 1).
         """
         B, T, _ = x.shape
         inp = torch.cat([x, e[:, None, :].expand(B, T, -1)], -1) if self.embed_dim else x
-        g, _ = self.enc_gru(_reverse_padded(inp, lengths))
-        g = _reverse_padded(g, lengths)
+        g_f, _ = self.enc_fwd(inp)
+        g_b, _ = self.enc_bwd(_reverse_padded(inp, lengths))
+        stats = self.post_head(torch.cat([g_f, _reverse_padded(g_b, lengths)], -1))
+        mu_q, lv_q = stats[..., : self.latent_dim], stats[..., self.latent_dim :].clamp(-12, 4)
+        z = mu_q + (0.5 * lv_q).exp() * torch.randn_like(mu_q) if sample else mu_q
         ctx = self.dynamics.prepare(e)
-        noise = torch.randn(B, T, self.latent_dim, device=x.device) if sample else None
-        zs, mus_q, lvs_q, mus_p = [], [], [], []
-        z = None
-        for t in range(T):
-            if t == 0:
-                stats = self.init_head(g[:, 0])
-                mu_p = self.prior_mean0.expand(B, -1)
-            else:
-                stats = self.combiner(torch.cat([z, g[:, t]], -1))
-                mu_p = self.dynamics(z, ctx)
-            mu_q, lv_q = stats[:, : self.latent_dim], stats[:, self.latent_dim :].clamp(-12, 4)
-            z = mu_q + (0.5 * lv_q).exp() * noise[:, t] if sample else mu_q
-            zs.append(z)
-            mus_q.append(mu_q)
-            lvs_q.append(lv_q)
-            mus_p.append(mu_p)
-        # the KL is computed once for all bins (fewer autograd nodes than one per step)
+        mu_p = torch.cat([self.prior_mean0.expand(B, 1, -1), self.dynamics(z[:, :-1], ctx)], 1)
         lv_p = torch.cat([self.prior_logvar0[None], self.process_logvar[None].expand(T - 1, -1)])[None]
-        kl = gaussian_kl(torch.stack(mus_q, 1), torch.stack(lvs_q, 1), torch.stack(mus_p, 1), lv_p)
-        return torch.stack(zs, 1), kl
+        return z, gaussian_kl(mu_q, lv_q, mu_p, lv_p)
 
     def elbo_loss(self, batches: Sequence[Batch], *, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
         """Negative ELBO per observed bin over several datasets at once (one dynamics pass for all)."""
@@ -291,11 +333,11 @@ class MetaDynamicalSSM(nn.Module):
         """Noise-free mean dynamics from z0 (B, d_z): (B, steps, d_z) = f(z0), f(f(z0)), …"""
         eb = e[None].expand(z0.shape[0], -1) if e is not None else None
         ctx = self.dynamics.prepare(eb)
-        out, z = [], z0
+        out, z = [], z0[:, None]
         for _ in range(steps):
             z = self.dynamics(z, ctx)
             out.append(z)
-        return torch.stack(out, 1)
+        return torch.cat(out, 1)
 
     @torch.no_grad()
     def forecast(self, d: int, y: torch.Tensor, e: torch.Tensor | None, context: int, horizon: int) -> torch.Tensor:

@@ -23,7 +23,7 @@ from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_sm
 
 
 def build_model(model_cfg: Mapping[str, Any], n_channels: Sequence[int], likelihood: str, conditioning: str) -> MetaDynamicalSSM:
-    keys = ("latent_dim", "shared_dim", "dyn_hidden", "embed_dim", "rank", "hyper_hidden", "enc_hidden", "init_process_std")
+    keys = ("latent_dim", "shared_dim", "dyn_hidden", "embed_dim", "rank", "hyper_hidden", "enc_hidden", "embed_kernel", "init_process_std")
     return MetaDynamicalSSM(n_channels=list(n_channels), likelihood=likelihood, conditioning=conditioning, **{k: model_cfg[k] for k in keys})
 
 
@@ -111,21 +111,25 @@ def evaluate_dataset(
 
 
 @torch.no_grad()
-def learned_rotation(model: MetaDynamicalSSM, d: int, data: SessionData, trials: np.ndarray, device: torch.device) -> float:
-    """Signed angular speed (rad per bin) of the learned dynamics f(·; e_d) on dataset d's posterior latents.
-
-    Angles are taken around the latents' centroid in their first two principal components. A linear read-out
-    cannot tell a rotation ω from its mirror image −ω (y = Cz = (CR)(Rz) for a reflection R), so each
-    dataset's learned latent may turn either way: the sign says which, and sign × ω is what e can order.
-    """
+def posterior_latents(model: MetaDynamicalSSM, d: int, data: SessionData, trials: np.ndarray, device: torch.device):
+    """Posterior-mean latents (n·T, d_z) of dataset d's trials and its embedding mean (d_e,) or None."""
     y = torch.as_tensor(data.y[trials], device=device)
     lengths = torch.full((len(trials),), y.shape[1], device=device)
     e = model.embedding_posterior(d, y, lengths)[0] if model.embed_dim else None
-    z = model.smooth(d, y, lengths, e).reshape(-1, model.latent_dim)
+    return model.smooth(d, y, lengths, e).reshape(-1, model.latent_dim), e
+
+
+@torch.no_grad()
+def learned_rotation(model: MetaDynamicalSSM, z: torch.Tensor, e: torch.Tensor | None, basis: torch.Tensor) -> float:
+    """Signed angular speed (rad per bin) of the learned dynamics f(·; e) at latents z (n, d_z).
+
+    Angles are taken around the latents' centroid in ``basis`` (2, d_z): one plane shared by every dataset
+    (the leading principal plane of all datasets' latents together), so the sign — the sense of rotation in
+    the shared latent space — is comparable across datasets.
+    """
     z1 = model.rollout(z, e, 1)[:, 0]
     centre = z.mean(0)
-    _, _, vt = torch.linalg.svd(z - centre, full_matrices=False)
-    a, b = (z - centre) @ vt[:2].T, (z1 - centre) @ vt[:2].T
+    a, b = (z - centre) @ basis.T, (z1 - centre) @ basis.T
     dtheta = torch.atan2(b[:, 1], b[:, 0]) - torch.atan2(a[:, 1], a[:, 0])
     dtheta = (dtheta + np.pi) % (2 * np.pi) - np.pi
     return float(dtheta.mean())
@@ -161,6 +165,8 @@ def main(argv: list[str]) -> int:
     record = RunRecord(args.out, params, args.seed, device=describe(device))
     model = build_model(params["model"], [d.y.shape[-1] for d in datas], params["likelihood"], params["conditioning"]).to(device)
     splits = [choose_trials(d, seed=derive_seed(args.seed, "split", d.name), eval_fraction=params["forecast"]["eval_fraction"]) for d in datas]
+    for i, (d, (pool, _)) in enumerate(zip(datas, splits)):
+        model.init_dataset(i, torch.as_tensor(d.y[pool], device=device))
     train_cfg = params["train"]
     step_fn = make_step_fn(model, [(i, d.y[s[0]]) for i, (d, s) in enumerate(zip(datas, splits))],
                            batch_trials=train_cfg["batch_trials"], kl_warmup_steps=train_cfg["kl_warmup_steps"], device=device)
@@ -185,11 +191,15 @@ def main(argv: list[str]) -> int:
         key = params["family_param"]
         metrics[f"embedding_spearman_{key}"] = spearman(first, values)
         if model.latent_dim >= 2:
-            speeds = [learned_rotation(model, i, d, s[0], device) for i, (d, s) in enumerate(zip(datas, splits))]
+            lat = [posterior_latents(model, i, d, s[0], device) for i, (d, s) in enumerate(zip(datas, splits))]
+            pooled = torch.cat([z - z.mean(0) for z, _ in lat])
+            basis = torch.linalg.svd(pooled, full_matrices=False)[2][:2]
+            speeds = [learned_rotation(model, z, e, basis) for z, e in lat]
             for name, sp in zip(names, speeds):
                 metrics[f"{name}.learned_rotation_rad_per_bin"] = sp
                 embeddings[name]["learned_rotation_rad_per_bin"] = sp
-            # e may order the datasets by the signed speed (see learned_rotation); report both
+            # the read-ins are oriented alike (MetaDynamicalSSM.init_dataset), so e should order ω itself; the
+            # signed variant checks the sense of rotation each dataset settled on in the shared latent space
             metrics[f"embedding_spearman_signed_{key}"] = spearman(first, [np.sign(sp) * v for sp, v in zip(speeds, values)])
             metrics[f"learned_speed_spearman_{key}"] = spearman([abs(sp) for sp in speeds], values)
     metrics["collapsed_datasets"] = sum(int(metrics[f"{n}.collapsed"]) for n in names)

@@ -72,11 +72,13 @@ def main(argv: list[str]) -> int:
             if checkpoint is None:
                 model = build_model(base["model"], [data.y.shape[-1]], base["likelihood"], "none").to(device)
                 d, trainable, n_steps = 0, list(model.parameters()), fs["single_steps"]
+                model.init_dataset(d, torch.as_tensor(data.y[chosen], device=device))
             else:
                 model = build_model(base["model"], checkpoint["n_channels"], base["likelihood"], base["conditioning"])
                 model.load_state_dict(checkpoint["state_dict"])
                 d = model.add_dataset(data.y.shape[-1])
                 model = model.to(device)
+                model.init_dataset(d, torch.as_tensor(data.y[chosen], device=device))
                 for p in model.parameters():
                     p.requires_grad_(False)
                 trainable = model.dataset_parameters(d)
