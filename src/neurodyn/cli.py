@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         module_name = FIXED[stage][0]
     elif stage in NAMED:
         names = _names(NAMED[stage])
+        if rest:
+            rest[0] = rest[0].replace("_", "-")  # config names generators by module name (limit_cycle)
         if not rest or rest[0] not in names:
             print(f"neurodyn {stage}: NAME must be one of: {', '.join(names)}", file=sys.stderr)
             return 2
