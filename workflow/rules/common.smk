@@ -70,6 +70,8 @@ DCF_BALL_BASELINES = expand("results/runs/dcf/ball_baseline_{m}", m=DCF["ball"][
 DCF_SEED_RUNS = expand("results/runs/dcf/neural_dcf_seed{s}", s=DCF["neural"]["seeds"])
 DCF_NEURAL_BASELINES = expand("results/runs/dcf/neural_{m}", m=DCF["neural"]["baselines"])
 DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
+# comparison models refit with every further seed for the stability table (seed 0 is the tabulated run)
+DCF_BASELINE_SEED_RUNS = [f"results/runs/dcf/neural_{m}_seed{s}" for m in DCF["neural"]["stability_baselines"] for s in DCF["neural"]["seeds"][1:]]
 DCF_FIGURE_INPUTS = {
     "ball": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
     "rmae": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},

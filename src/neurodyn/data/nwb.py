@@ -101,6 +101,12 @@ class NWBReader:
     # -- units ---------------------------------------------------------------------------------------------
     def _check_units(self) -> None:
         if "units" not in self.h5:
+            if "acquisition/observations" in self.h5:
+                # a simulation of continuous observations only (video frames, continuous-Bernoulli data): no units
+                self.unit_ids = np.zeros(0, np.int64)
+                self.heldout = np.zeros(0, bool)
+                self._spk_index = self._obs_index = np.zeros(1, np.int64)
+                return
             raise InputError(self.path, "units", "a units table (NLB layout: id, heldout, spike_times, obs_intervals)")
         units = self.h5["units"]
         for col, what in (("spike_times", "ragged spike times"), ("obs_intervals", "ragged [start, stop] intervals")):
