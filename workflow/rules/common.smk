@@ -78,9 +78,9 @@ DCF_FIGURE_INPUTS = {
     "ball-comparison": {"runs": DCF_BALL_RUNS[:1], "baselines": DCF_BALL_BASELINES, "sessions": []},
     "keff": {"runs": DCF_BALL_RUNS + DCF_SEED_RUNS[:1], "baselines": [], "sessions": []},
     "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
-    "stability": {"runs": DCF_SEED_RUNS, "baselines": [], "sessions": DCF_NEURAL_STORES},
+    "stability": {"runs": DCF_SEED_RUNS, "baselines": [f"results/runs/dcf/neural_{m}" for m in DCF["neural"]["stability_baselines"]] + DCF_BASELINE_SEED_RUNS, "sessions": DCF_NEURAL_STORES},
 }
-DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
+DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"], "ridge_alpha": DCF["report"]["ridge_alpha"]})
 
 
 def dcf_figure_ok(which):

@@ -91,11 +91,13 @@ def fig_rmae(runs: list[str], params: dict, pdf: str, png: str) -> None:
         c = _load(run)["rmae"]
         ax.plot(c["k"], c["encoder"], "o--", label=f"encoder, {_variant(run)}")
         ax.plot(c["k"], c["flow"], "s-", label=f"compressive flow, {_variant(run)}")
+    ax.axhline(1.0, color="0.6", ls=":", lw=0.8)
     ax.set_xlabel("number of latents kept (K)"), ax.set_ylabel("rMAE  Σ|x̂ − x| / Σ|x|")
-    ax.set_xscale("log"), ax.legend(fontsize=6)
+    ax.set_xscale("log", base=2), ax.legend(fontsize=6)
+    ax.set_xticks(c["k"]), ax.set_xticklabels([str(v) for v in c["k"]])
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     _save(fig, pdf, png, "Reconstruction from the first K latents: the encoder's linear decode x^(0,K) vs the same point carried to τ = 1 by "
-          "the generative flow. " + params["ball_note"])
+          "the generative flow (all frames of all videos; dotted: rMAE = 1, the error of a blank frame). " + params["ball_note"] + ".")
 
 
 def _scatter3(ax, z: np.ndarray, colour: np.ndarray, title: str):
@@ -165,64 +167,98 @@ def fig_keff(runs: list[str], params: dict, pdf: str, png: str) -> None:
 
 
 def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
+    from neurodyn.models.dcf import evaluate as ev
     from neurodyn.models.dcf.data import prepare_neural
     from neurodyn.store import open_session
 
     data = prepare_neural([open_session(p) for p in sessions], params["data"])
-    panels = [("DCF (flowed)", _load(runs[0])["flowed_latents"].numpy()), ("DCF (simulated)", None)]
     out0 = _load(runs[0])
-    sim = np.full_like(panels[0][1], np.nan)
+    flowed = out0["flowed_latents"].numpy()
+    sim = np.full_like(flowed, np.nan)
     sim[out0["simulated_index"].numpy()] = out0["simulated_latents"].numpy()
-    panels[1] = ("DCF (simulated)", sim)
+    panels = [("DCF (flowed)", flowed), ("DCF (simulated)", sim)]
     for r in baseline_runs:
         o = _load(r)
         if o["method"] in params["methods_shown"]:
             panels.append((NAMES[o["method"]], o["latents"].numpy()))
-    fig = plt.figure(figsize=(3 * len(panels), 3.3))
+    k = int(params["n_latents"])
+    ncol = min(3, len(panels))
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig = plt.figure(figsize=(3.3 * ncol + 1.2, 3.1 * nrow + 0.9))
     cmap = plt.get_cmap("hsv")
     n_dir = int(params["data"]["n_directions"])
     test = data.test
     for i, (title, z) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
+        ax = fig.add_subplot(nrow, ncol, i + 1, projection="3d")
         for d in range(n_dir):
             sel = test[data.direction[test] == d]
             if len(sel) == 0:
                 continue
+            colour = cmap(d / n_dir)
+            for w in sel:  # single held-out windows, thin
+                ax.plot(z[w, :, 0], z[w, :, 1], z[w, :, 2], color=colour, lw=0.4, alpha=0.35)
             mean = np.nanmean(z[sel, :, :3], axis=0)
-            ax.plot(mean[:, 0], mean[:, 1], mean[:, 2], color=cmap(d / n_dir), lw=1.2)
-            ax.scatter(*mean[0, :3], color=cmap(d / n_dir), s=8)
+            ax.plot(mean[:, 0], mean[:, 1], mean[:, 2], color=colour, lw=1.8)
+            ax.scatter(*mean[0, :3], color=colour, s=12, edgecolor="k", linewidth=0.3)
+        if title != "DCF (simulated)":
+            r2 = ev.summarise(ev.decode_velocity(z, data.velocity, data.train, test, n_latents=k, alpha=float(params["ridge_alpha"])))
+            title += f"\nvelocity R² median {r2['median']:.2f}"
+        else:
+            title += "\n(from each window's first steps)"
         ax.set_title(title, fontsize=8)
-        ax.tick_params(labelsize=5)
+        _label3(ax)
     counts = np.bincount(data.direction[test], minlength=n_dir)
-    _save(fig, pdf, png, f"Mean latent trajectories of held-out windows by reach direction ({n_dir} sectors of the net displacement; windows per "
-          f"direction: {counts.tolist()}; dot = start). " + params["caption_note"])
+    handles = [plt.Line2D([], [], color=cmap(d / n_dir), lw=2, label=f"{int(round(360 * (d + 0.5) / n_dir))}° (n = {counts[d]})")
+               for d in range(n_dir) if counts[d]]
+    fig.legend(handles=handles, title="reach direction", fontsize=6, title_fontsize=7, loc="center right")
+    fig.subplots_adjust(left=0.02, right=0.84, top=0.92, bottom=0.14, wspace=0.12, hspace=0.3)
+    n_src = len(set(data.trial[test]))
+    limit = (f" All {len(test)} held-out windows come from {n_src} source trial(s): with one reach, the direction sectors are parts of the same "
+             "movement, not reach conditions, so this figure cannot show the condition structure of the paper's figure." if n_src < n_dir else "")
+    _save(fig, pdf, png, f"Latent trajectories of held-out windows (thin) and their mean per reach direction (thick; {n_dir} sectors of each window's "
+          f"net displacement; dot = start). Velocity R²: Table 1's ridge decoder from the first {k} latents.{limit} " + params["caption_note"])
 
 
-def fig_stability(runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
+def fig_stability(runs: list[str], baseline_runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:
     from neurodyn.models.dcf import evaluate as ev
     from neurodyn.models.dcf.data import prepare_neural
     from neurodyn.store import open_session
 
     data = prepare_neural([open_session(p) for p in sessions], params["data"])
     k = int(params["n_latents"])
-    lats = [_load(r)["flowed_latents"].numpy()[data.test, :, :k].reshape(-1, k) for r in runs]
-    mat = ev.pairwise_stability(lats)
-    fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.2))
-    im = axes[0].imshow(mat, vmin=0, vmax=1, cmap="viridis")
-    axes[0].set_xlabel("seed"), axes[0].set_ylabel("seed"), fig.colorbar(im, ax=axes[0])
-    axes[0].set_title("sign-aligned cosine similarity", fontsize=8)
-    t = np.arange(data.rates.shape[1])
+    groups = {"DCF (flowed)": [_load(r)["flowed_latents"].numpy() for r in runs]}
+    for r in baseline_runs:
+        o = _load(r)
+        groups.setdefault(NAMES[o["method"]], []).append(o["latents"].numpy())
+    groups = {g: v for g, v in groups.items() if len(v) > 1}
+    fig, axes = plt.subplots(1, len(groups) + 1, figsize=(3.6 * (len(groups) + 1), 3.4))
+    summary = []
+    for ax, (name, lats) in zip(axes, groups.items()):
+        mat = ev.pairwise_stability([z[data.test, :, :k].reshape(-1, k) for z in lats])
+        im = ax.imshow(mat, vmin=0, vmax=1, cmap="viridis")
+        for i in range(len(mat)):
+            for j in range(len(mat)):
+                ax.text(j, i, f"{mat[i, j]:.2f}", ha="center", va="center", fontsize=6, color="w" if mat[i, j] < 0.6 else "k")
+        ax.set_xticks(range(len(mat))), ax.set_yticks(range(len(mat)))
+        ax.set_xlabel("seed"), ax.set_ylabel("seed")
+        iu = np.triu_indices(len(mat), 1)
+        ax.set_title(f"{name}: mean {mat[iu].mean():.2f}", fontsize=8)
+        summary.append(f"{name} mean {mat[iu].mean():.3f} (range {mat[iu].min():.3f}–{mat[iu].max():.3f}, {len(lats)} seeds)")
+    fig.colorbar(im, ax=axes[len(groups) - 1], fraction=0.046, label="|cos|")
+    ax = axes[-1]
     first = data.test[0]
-    for s, r in enumerate(runs):
-        z = _load(r)["flowed_latents"].numpy()[first, :, 0]
-        ref = _load(runs[0])["flowed_latents"].numpy()[first, :, 0]
+    t_ms = (np.arange(data.rates.shape[1]) + 0.5) * data.step_ms
+    ref = groups["DCF (flowed)"][0][first, :, 0]
+    for s, z in enumerate(groups["DCF (flowed)"]):
+        z = z[first, :, 0]
         sign = np.sign(np.dot(z - z.mean(), ref - ref.mean())) or 1.0
-        axes[1].plot(t, sign * z, lw=1, label=f"seed {s}")
-    axes[1].set_xlabel("step"), axes[1].set_ylabel("latent 1 (sign-aligned)"), axes[1].legend(fontsize=6)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    iu = np.triu_indices(len(mat), 1)
-    _save(fig, pdf, png, f"Cross-seed stability of DCF's flowed latents (first {k} dims, {len(data.test)} held-out windows) over {len(runs)} seeds: "
-          f"pairwise median {np.median(mat[iu]):.3f}, min {mat[iu].min():.3f}. " + params["caption_note"])
+        ax.plot(t_ms, sign * z, lw=1, label=f"seed {s}")
+    ax.set_xlabel("time in window (ms)"), ax.set_ylabel("DCF latent 1 (sign-aligned)"), ax.legend(fontsize=6)
+    ax.set_title(f"one held-out window ({data.trial[first]})", fontsize=8)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
+    _save(fig, pdf, png, f"Cross-seed stability: |cosine| between the time-concatenated, centred latents (first {k} dims, {len(data.test)} held-out "
+          f"windows) of each pair of seeds, each dimension sign-aligned. " + "; ".join(summary) + ". Few seeds and few, overlapping windows: "
+          "the spread is indicative only. " + params["caption_note"])
 
 
 def main(argv: list[str]) -> int:
@@ -248,5 +284,5 @@ def main(argv: list[str]) -> int:
     elif which == "neural-latents":
         fig_neural_latents(args.runs, args.baseline_runs, args.sessions, params, args.out, args.png)
     else:
-        fig_stability(args.runs, args.sessions, params, args.out, args.png)
+        fig_stability(args.runs, args.baseline_runs, args.sessions, params, args.out, args.png)
     return 0
