@@ -70,15 +70,17 @@ DCF_BALL_BASELINES = expand("results/runs/dcf/ball_baseline_{m}", m=DCF["ball"][
 DCF_SEED_RUNS = expand("results/runs/dcf/neural_dcf_seed{s}", s=DCF["neural"]["seeds"])
 DCF_NEURAL_BASELINES = expand("results/runs/dcf/neural_{m}", m=DCF["neural"]["baselines"])
 DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
+# comparison models refit with every further seed for the stability table (seed 0 is the tabulated run)
+DCF_BASELINE_SEED_RUNS = [f"results/runs/dcf/neural_{m}_seed{s}" for m in DCF["neural"]["stability_baselines"] for s in DCF["neural"]["seeds"][1:]]
 DCF_FIGURE_INPUTS = {
     "ball": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
     "rmae": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
     "ball-comparison": {"runs": DCF_BALL_RUNS[:1], "baselines": DCF_BALL_BASELINES, "sessions": []},
     "keff": {"runs": DCF_BALL_RUNS + DCF_SEED_RUNS[:1], "baselines": [], "sessions": []},
     "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
-    "stability": {"runs": DCF_SEED_RUNS, "baselines": [], "sessions": DCF_NEURAL_STORES},
+    "stability": {"runs": DCF_SEED_RUNS, "baselines": [f"results/runs/dcf/neural_{m}" for m in DCF["neural"]["stability_baselines"]] + DCF_BASELINE_SEED_RUNS, "sessions": DCF_NEURAL_STORES},
 }
-DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
+DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"], "ridge_alpha": DCF["report"]["ridge_alpha"]})
 
 
 def dcf_figure_ok(which):

@@ -213,6 +213,8 @@ rule dcf_figure:
         sessions=lambda w, input: ("--sessions " + " ".join(input.sessions)) if input.sessions else "",
     log:
         "results/logs/dcf/figure_{dcf_figure}.log",
+    benchmark:
+        "results/benchmarks/dcf/figure_{dcf_figure}.tsv"
     conda:
         ENV
     shell:

@@ -59,6 +59,8 @@ rule dcf_train_ball:
         device=config["device"],
     log:
         "results/logs/dcf/train_ball_{dcf_variant}.log",
+    benchmark:
+        "results/benchmarks/dcf/train_ball_{dcf_variant}.tsv"
     threads: 1
     resources:
         **train_resources(mem_mb=4000, runtime=600),  # + gpu, partition: config resources.train
@@ -78,6 +80,8 @@ rule dcf_train_neural:
         device=config["device"],
     log:
         "results/logs/dcf/train_neural_seed{dcf_seed}.log",
+    benchmark:
+        "results/benchmarks/dcf/train_neural_seed{dcf_seed}.tsv"
     threads: 1
     resources:
         **train_resources(mem_mb=4000, runtime=600),  # + gpu, partition: config resources.train
@@ -97,6 +101,8 @@ rule dcf_baseline_neural:
         device=config["device"],
     log:
         "results/logs/dcf/baseline_neural_{dcf_method}.log",
+    benchmark:
+        "results/benchmarks/dcf/baseline_neural_{dcf_method}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -106,6 +112,29 @@ rule dcf_baseline_neural:
         ENV
     shell:
         "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind neural --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+
+
+rule dcf_baseline_neural_seed:
+    input:
+        [session_store(s) for s in DCF["neural"]["sessions"]],
+    output:
+        directory("results/runs/dcf/neural_{dcf_method}_seed{dcf_seed}"),
+    params:
+        fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        device=config["device"],
+    log:
+        "results/logs/dcf/baseline_neural_{dcf_method}_seed{dcf_seed}.log",
+    benchmark:
+        "results/benchmarks/dcf/baseline_neural_{dcf_method}_seed{dcf_seed}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=600,
+        gpu=0,
+    conda:
+        ENV
+    shell:
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind neural --params {params.fit} --sessions {input} --seed {wildcards.dcf_seed} --device {params.device} --out {output} 2> {log}"
 
 
 rule dcf_baseline_ball:
@@ -118,6 +147,8 @@ rule dcf_baseline_ball:
         device=config["device"],
     log:
         "results/logs/dcf/baseline_ball_{dcf_method}.log",
+    benchmark:
+        "results/benchmarks/dcf/baseline_ball_{dcf_method}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -139,6 +170,8 @@ rule dcf_train_user_video:
         device=config["device"],
     log:
         "results/logs/dcf/train_video_{dcf_video}.log",
+    benchmark:
+        "results/benchmarks/dcf/train_video_{dcf_video}.tsv"
     threads: 1
     resources:
         **train_resources(mem_mb=8000, runtime=1440),  # + gpu, partition: config resources.train

@@ -1,9 +1,12 @@
-"""DCF Tables 1–2, cross-seed stability table and the scorecard fragment, from run records and session stores.
+"""DCF Tables 1–2, cross-seed stability, NLB metrics and the scorecard fragment, from run records and stores.
 
-``neurodyn table dcf --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ... --ball-runs R ...
---out-dir results/tables/dcf --scorecard results/scorecard/dcf.json``
+``neurodyn table dcf --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ...
+[--baseline-seed-runs R ...] [--ball-runs R ...] [--video-runs R ...] --out-dir results/tables/dcf
+--scorecard results/scorecard/dcf.json``
 
-Writes table1_velocity_r2.{csv,md}, table2_rate_r2.{csv,md}, stability.{csv,md} into --out-dir.
+Writes table1_velocity_r2, table2_rate_r2, stability and nlb_metrics (.csv and .md) into --out-dir. The fragment's
+keys are those of src/neurodyn/report/published/dcf.yaml; rows the paper does not have (NLB metrics, the p = 1/3
+ball) are extra keys, listed by the scorecard as "no published counterpart".
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--sessions", nargs="+", required=True)
     parser.add_argument("--dcf-runs", nargs="+", required=True, help="DCF run records, one per seed (the first is tabulated)")
     parser.add_argument("--baseline-runs", nargs="*", default=[])
+    parser.add_argument("--baseline-seed-runs", nargs="*", default=[], help="comparison models refit with further seeds (stability)")
     parser.add_argument("--ball-runs", nargs="*", default=[])
     parser.add_argument("--video-runs", nargs="*", default=[], help="DCF runs on user-supplied videos (mouse, birdsong)")
     parser.add_argument("--out-dir", required=True)
@@ -73,22 +77,25 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     cfg = parse_params(args.params)
     from neurodyn.models.dcf import evaluate as ev
+    from neurodyn.models.dcf import nlb_eval
     from neurodyn.models.dcf.data import prepare_neural
     from neurodyn.store import open_session
 
-    data = prepare_neural([open_session(p) for p in args.sessions], cfg["data"])
+    stores = [open_session(p) for p in args.sessions]
+    data = prepare_neural(stores, cfg["data"])
     train, test = data.train, data.test
     n_src = len(set(data.trial[test]))
     rep = cfg["report"]
+    k = int(rep["n_latents"])
     latents: dict[str, np.ndarray] = {}
     recon: dict[str, np.ndarray] = {}
-    dcf_seed_latents = []
+    seed_latents: dict[str, list[np.ndarray]] = {"dcf": []}
     for i, run in enumerate(args.dcf_runs):
         out = _outputs(run)
         lat = out[rep["dcf_readout"]].numpy()
         if lat.shape[0] != len(data.split):
             raise InputError(run, "outputs.pt", f"latents of the {len(data.split)} windows of these sessions", got=lat.shape[0])
-        dcf_seed_latents.append(lat[test, :, : rep["n_latents"]].reshape(-1, rep["n_latents"]))
+        seed_latents["dcf"].append(lat[test, :, :k].reshape(-1, k))
         if i == 0:
             latents["dcf"], recon["dcf"] = lat, out["reconstruction_hz"].numpy()
     for run in args.baseline_runs:
@@ -97,8 +104,13 @@ def main(argv: list[str]) -> int:
         latents[method] = out["latents"].numpy()
         if "reconstruction_hz" in out:
             recon[method] = out["reconstruction_hz"].numpy()
+        if method in rep["stability_baselines"]:
+            seed_latents.setdefault(method, []).append(latents[method][test, :, :k].reshape(-1, k))
+    for run in args.baseline_seed_runs:
+        out = _outputs(run)
+        seed_latents.setdefault(out["method"], []).append(out["latents"].numpy()[test, :, :k].reshape(-1, k))
 
-    r2_vel = {m: ev.decode_velocity(z, data.velocity, train, test, n_latents=rep["n_latents"], alpha=rep["ridge_alpha"]) for m, z in latents.items()}
+    r2_vel = {m: ev.decode_velocity(z, data.velocity, train, test, n_latents=k, alpha=rep["ridge_alpha"]) for m, z in latents.items()}
     r2_rate = {m: ev.window_r2(data.rates[test], r[test]) for m, r in recon.items()}
     sig_vel = ev.worse_than_reference(r2_vel["dcf"], {m: v for m, v in r2_vel.items() if m != "dcf"})
     sig_rate = ev.worse_than_reference(r2_rate["dcf"], {m: v for m, v in r2_rate.items() if m != "dcf"})
@@ -127,47 +139,90 @@ def main(argv: list[str]) -> int:
     _write_table(out_dir, "table2_rate_r2", t2,
                  f"**Table 2** — firing-rate reconstruction R² per held-out window (DCF: compress with the flow, then generate back; "
                  f"VAE / PCA / DMD: decode their latents; LFADS: its inferred rates) against the {cfg['data']['smooth_ms']} ms-smoothed rates. {scale}. {note}")
-    stab = ev.pairwise_stability(dcf_seed_latents)
-    iu = np.triu_indices(len(stab), 1)
-    pairs = stab[iu]
-    rows = [{"seed_a": int(i), "seed_b": int(j), "cosine": float(stab[i, j])} for i, j in zip(*iu)]
-    summary = ev.summarise(pairs) if len(pairs) else None
-    _write_table(out_dir, "stability", rows,
-                 f"**Cross-seed stability** — pairwise cosine similarity of sign-aligned DCF {rep['dcf_readout'].replace('_', ' ')} "
-                 f"(first {rep['n_latents']} dims, held-out windows) over {len(args.dcf_runs)} seeds"
-                 + (f": median {summary['median']:.3f} (25th {summary['q25']:.3f}, 75th {summary['q75']:.3f}), min {pairs.min():.3f}." if summary else ".")
-                 + f" {scale}.")
 
-    # -- scorecard fragment ----------------------------------------------------------------------------------
+    # -- cross-seed stability (DCF, and the comparison models refit per seed) -----------------------------------
+    stab_rows, stab_summary = [], {}
+    for method, lats in seed_latents.items():
+        if len(lats) < 2:
+            continue
+        mat = ev.pairwise_stability(lats)
+        iu = np.triu_indices(len(mat), 1)
+        pairs = mat[iu]
+        stab_summary[method] = {**ev.summarise(pairs), "mean": float(pairs.mean()), "min": float(pairs.min()), "max": float(pairs.max()), "n_seeds": len(lats)}
+        stab_rows += [{"method": NAMES[method], "seed_a": int(i), "seed_b": int(j), "cosine": float(mat[i, j])} for i, j in zip(*iu)]
+    summary_text = "; ".join(f"{NAMES[m]} over {s['n_seeds']} seeds: mean {s['mean']:.3f}, median {s['median']:.3f} (range {s['min']:.3f}–{s['max']:.3f})"
+                             for m, s in stab_summary.items())
+    _write_table(out_dir, "stability", stab_rows,
+                 f"**Cross-seed stability** — pairwise cosine similarity of sign-aligned latents (DCF: {rep['dcf_readout'].replace('_', ' ')}; "
+                 f"first {k} dims of the held-out windows, time-concatenated and centred). {summary_text or 'fewer than 2 seeds: not computed'}. {scale}. {note}")
+
+    # -- NLB metrics of every model's rates ---------------------------------------------------------------------
+    nlb_cfg = rep["nlb"]
+    why_not = nlb_eval.nlb_unavailable(stores, cfg["data"])
+    nlb_res: dict[str, dict[str, float]] = {}
+    if why_not is None:
+        methods = {m: {"latents": latents[m], "heldin_hz": recon.get(m)} for m in ORDER if m in latents}
+        nlb_res = nlb_eval.evaluate_methods(stores, data, methods, nlb_cfg, data_cfg=cfg["data"])
+    nlb_rows = []
+    for m in ["smoothing"] + [m for m in ORDER if m in latents]:
+        r = nlb_res.get(m, {})
+        how = ("reference: smoothed held-in spikes" if m == "smoothing" else
+               ("held-in: own reconstruction" if m in recon else "held-in: GLM readout") + f"; {r.get('n_latents_read_out', '?')} latents read out")
+        nlb_rows.append({"method": "spike smoothing" if m == "smoothing" else NAMES[m], "co_bps": r.get("co_bps_bits_per_spike"),
+                         "vel_r2": r.get("vel_r2"), "psth_r2": r.get("psth_r2"), "n_test_trials": r.get("n_test_trials"),
+                         "note": how if r else why_not})
+    _write_table(out_dir, "nlb_metrics", nlb_rows,
+                 "**NLB metrics** (not in the DCF paper) — co-bps of held-out units predicted by a Poisson GLM readout from each model's latents "
+                 f"(L2 {nlb_cfg['glm_l2']}, fit on training trials), vel R² (ridge from held-in + held-out rates, lag {nlb_cfg['lag_ms']} ms) and "
+                 f"psth R² (kernel {nlb_cfg['psth_kernel_sd_ms']} ms) on held-out trials. "
+                 + (f"{scale}. {note}" if why_not is None else f"Not computed here: {why_not}. {note}"))
+
+    # -- scorecard fragment (keys: src/neurodyn/report/published/dcf.yaml) ------------------------------------
     measured = f"measured on {scale}; {note}".strip()
     card: dict[str, dict[str, Any]] = {}
-    for table, r2, sig in (("table1", r2_vel, sig_vel), ("table2", r2_rate, sig_rate)):
-        for m in ORDER:
-            if table == "table2" and m not in ("dcf", "vae", "lfads"):
-                continue
+    for table, metric, r2, sig, methods in (("table1", "vel_r2", r2_vel, sig_vel, ORDER[:-1]), ("table2", "rate_r2", r2_rate, sig_rate, ["dcf", "vae", "lfads"])):
+        for m in methods:
+            key = f"{table}.{m}.{metric}_median"
             if m in r2:
                 s = ev.summarise(r2[m])
-                star = " (* worse than DCF)" if sig.get(m, {}).get("worse") else ""
-                for q in ("median", "q25", "q75"):
-                    card[f"{table}.{m}.{q}_r2"] = {"ours": round(s[q], 4), "note": measured + star}
+                star = " (* significantly worse than DCF here)" if sig.get(m, {}).get("worse") else ""
+                card[key] = {"ours": round(s["median"], 4), "spread": f"({s['q25']:.3f}, {s['q75']:.3f})", "note": measured + star}
             else:
-                reason = absent.get(m, "not part of this table")
-                for q in ("median", "q25", "q75"):
-                    card[f"{table}.{m}.{q}_r2"] = {"ours": None, "note": reason}
-    if summary:
-        card["text.stability_dcf_cosine"] = {"ours": round(summary["median"], 4), "spread": f"IQR {summary['q25']:.3f}–{summary['q75']:.3f}",
-                                             "note": f"median pairwise sign-aligned cosine over {len(args.dcf_runs)} seeds; paper shows this as a figure"}
+                card[key] = {"ours": None, "note": absent.get(m, "not run in this configuration")}
+    if "dcf" in stab_summary:
+        s = stab_summary["dcf"]
+        others = "; ".join(f"{NAMES[m]}: mean {v['mean']:.3f}" for m, v in stab_summary.items() if m != "dcf")
+        card["fig.neural_cross_seed_cosine"] = {"ours": round(s["mean"], 4), "spread": f"range {s['min']:.3f}–{s['max']:.3f}",
+                                                "note": f"mean pairwise sign-aligned cosine of the first {k} DCF latents over {s['n_seeds']} seeds, {scale}"
+                                                + (f"; {others}" if others else "") + f". {note}"}
+    else:
+        card["fig.neural_cross_seed_cosine"] = {"ours": None, "note": "fewer than 2 DCF seeds in this configuration"}
+    for m, r in nlb_res.items():
+        for metric in ("co_bps_bits_per_spike", "vel_r2", "psth_r2"):
+            if metric in r:
+                card[f"nlb.{m}.{metric}"] = {"ours": round(r[metric], 4), "note": f"not in the paper: NLB metric of {m} rates (GLM readout), {scale}"}
+    if why_not is not None:
+        card["nlb.dcf.co_bps_bits_per_spike"] = {"ours": None, "note": f"not in the paper; not computed here: {why_not}"}
     for run in args.ball_runs:
-        variant = read_config(run)["variant"]
-        k = read_metrics(run)["k_eff"]
-        key = "text.k_eff_ball" if variant == rep["ball_reference_variant"] else f"text.k_eff_ball_{variant}"
-        card[key] = {"ours": k, "note": f"rotating ball, variant {variant} ({read_config(run)['nested_dropout']['p']:.4g} = p); {rep['ball_note']}"}
-    for run in args.video_runs:
-        name = read_config(run)["variant"]
-        card[f"text.k_eff_{name}"] = {"ours": read_metrics(run)["k_eff"], "note": f"DCF on the user-supplied {name} frames"}
+        rcfg, met = read_config(run), read_metrics(run)
+        p = rcfg["nested_dropout"]["p"]
+        ref = rcfg["variant"] == rep["ball_reference_variant"]
+        key = "text.ball_p1_50.k_eff" if ref else f"text.ball_p1_{round(1 / p)}.k_eff"
+        card[key] = {"ours": met["k_eff"], "note": f"rotating ball, p = {p:.4g}, latent_dim {rcfg['latent_dim']}; {rep['ball_note']}"}
+        if ref:
+            ks = [int(x[len("rmae_flow_k"):]) for x in met if x.startswith("rmae_flow_k")]
+            kmax = max(ks)
+            card["fig.ball_compressive_flow_rmae"] = {
+                "ours": round(met[f"rmae_flow_k{kmax}"], 4), "spread": f"encoder {met[f'rmae_encoder_k{kmax}']:.3f}",
+                "note": f"rMAE Σ|x̂ − x| / Σ|x| of all frames from K = {kmax} latents carried back by the generative flow (the encoder's linear decode in "
+                        f"'spread'); p = {p:.4g}; {rep['ball_note']}"}
+    video_runs = {read_config(run)["variant"]: run for run in args.video_runs}
     for name, spec in rep["user_video"].items():
-        if spec["frames"] is None:
-            card[f"text.k_eff_{name}"] = {"ours": None, "note": f"{name}: data not public (the paper's source is unpublished); supply "
-                                          f"dcf.user_video.{name}.frames (.npy/.npz, (trials, frames, H, W) in [0, 1]) to run it"}
+        key = "text.video.k_eff" if name == "mouse" else f"text.{name}.k_eff"
+        if name in video_runs:
+            card[key] = {"ours": read_metrics(video_runs[name])["k_eff"], "note": f"DCF on the user-supplied {name} frames ({spec['frames']})"}
+        elif name == "mouse" or spec["frames"] is not None:
+            card[key] = {"ours": None, "note": f"{name}: data not public (the paper's source is unpublished); supply "
+                         f"dcf.user_video.{name}.frames (.npy/.npz, (trials, frames, H, W) in [0, 1]) to run it"}
     write_text(args.scorecard, json.dumps({"rows": card}, indent=2, sort_keys=True))
     return 0

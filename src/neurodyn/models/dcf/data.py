@@ -38,6 +38,8 @@ class NeuralData:
     direction: (n,) reach-direction bin in [0, n_directions); split: (n,) "train" | "test";
     trial: (n,) source-trial id (str); start_ms: (n,) window start within the source trial; step_ms: float.
     mean / std: (N,) z-scoring statistics of the training rates.
+    store_index / store_row: (n,) which store and which of its trials a window was cut from; span_start_bin: (n,)
+    the store bin where that trial's observed span starts (window times are relative to it).
     """
 
     rates: np.ndarray
@@ -52,6 +54,9 @@ class NeuralData:
     mean: np.ndarray
     std: np.ndarray
     units: np.ndarray
+    store_index: np.ndarray | None = None
+    store_row: np.ndarray | None = None
+    span_start_bin: np.ndarray | None = None
 
     def z(self, rates: np.ndarray | None = None) -> np.ndarray:
         return ((self.rates if rates is None else rates) - self.mean) / self.std
@@ -84,12 +89,12 @@ def _observed_span(spikes: np.ndarray) -> tuple[int, int]:
 
 def prepare_neural(stores: Sequence[Any], cfg: Mapping[str, Any], where: str = "dcf.neural.data") -> NeuralData:
     """Cut, smooth, resample and split the neural data of one or more session stores (xarray Datasets)."""
-    rows: dict[str, list] = {k: [] for k in ("rates", "counts", "vel", "pos", "trial", "start")}
+    rows: dict[str, list] = {k: [] for k in ("rates", "counts", "vel", "pos", "trial", "start", "store", "row", "lo")}
     n_steps = int(cfg["n_steps"])
     var = cfg["behaviour"]
     units_ref = None
     step_ms = None
-    for ds in stores:
+    for i_store, ds in enumerate(stores):
         name = ds.attrs.get("name", "session")
         if "spikes" not in ds:
             raise InputError(name, "spikes", "a spikes (trial, time, unit) variable")
@@ -152,6 +157,9 @@ def prepare_neural(stores: Sequence[Any], cfg: Mapping[str, Any], where: str = "
                 rows["counts"].append(np.diff(cum_at, axis=0))
                 rows["trial"].append(f"{name}:{trial_id}")
                 rows["start"].append(start)
+                rows["store"].append(i_store)
+                rows["row"].append(i)
+                rows["lo"].append(lo)
     if not rows["rates"]:
         raise InputError(where, "window", "at least one window inside the observed span of a trial")
     trial = np.asarray(rows["trial"])
@@ -174,6 +182,9 @@ def prepare_neural(stores: Sequence[Any], cfg: Mapping[str, Any], where: str = "
         mean=mean.astype(np.float32),
         std=std.astype(np.float32),
         units=units_ref,
+        store_index=np.asarray(rows["store"], np.int64),
+        store_row=np.asarray(rows["row"], np.int64),
+        span_start_bin=np.asarray(rows["lo"], np.int64),
     )
 
 

@@ -1,0 +1,119 @@
+"""The DCF command chain on a small synthetic store with held-out units: train (2 seeds) -> comparison models ->
+tables + scorecard fragment -> figures. The fragment's keys must be exactly the published ones (plus extras
+that the scorecard lists as such), and NLB metrics must be computed because the store has held-out units.
+Also: the ball goes simulate -> NWB (observations only, no units) -> convert -> video frames unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from neurodyn.cli import main as cli
+from neurodyn.store import open_session, write_session
+
+from tests.unit.test_dcf_nlb_eval import CFG as NLB_CFG
+from tests.unit.test_dcf_nlb_eval import DATA, _store
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "src/neurodyn/report/published/dcf.yaml"
+MODEL = {"d_init": 0.01, "norm_momentum": 0.05, "dt": 1.0, "cfm_sigma": 0.0, "detach_flow_targets": False,
+         "loss_weights": {"alpha": 1.0, "beta": 1.0, "eta": 1.0}, "k_eff_fraction": 0.95,
+         "ode": {"method": "rk4", "rtol": 1e-3, "atol": 1e-4, "max_num_steps": 100, "step_size": 0.25},
+         "latent_dim": 6, "history": 2, "encoder": {"width": 16, "depth": 2}, "flows": {"width": 16, "depth": 2},
+         "nested_dropout": {"p": 0.2, "ramp_steps": 0, "p_start": 1.0},
+         "train": {"steps": 30, "batch_size": 32, "lr": 1e-3, "target_lr": 1e-2, "clip_grad": 1.0, "checkpoint_every": 0},
+         "n_simulated": 0, "rmae_ks": [1], "data": DATA}
+BASE = {"data": DATA, "vae": {"latent_dim": 3, "width": 16, "depth": 2, "beta": 1.0, "lr": 1e-3, "batch_size": 64, "steps": 20},
+        "pca": {"n_latents": 3}}
+REPORT = {"n_latents": 3, "ridge_alpha": 1e-3, "dcf_readout": "flowed_latents", "behaviour_label": "hand velocity",
+          "caption_note": "synthetic test store", "ball_note": "no ball", "absent": {"marble": "not installable here"},
+          "nlb": NLB_CFG, "ball_reference_variant": "p50", "stability_baselines": ["vae"],
+          "user_video": {"mouse": {"frames": None, "latent_dim": 8}, "birdsong": {"frames": None, "latent_dim": 8}}}
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    torch.set_num_threads(1)
+    tmp = tmp_path_factory.mktemp("dcf_chain")
+    store = tmp / "synth.zarr"
+    write_session(_store()[0], store)
+    runs = {}
+    for seed in (0, 1):
+        runs[f"dcf{seed}"] = tmp / f"dcf_seed{seed}"
+        assert cli(["train", "dcf", "--kind", "neural", "--params", json.dumps(MODEL), "--sessions", str(store), "--seed", str(seed),
+                    "--device", "cpu", "--out", str(runs[f"dcf{seed}"])]) == 0
+        runs[f"vae{seed}"] = tmp / f"vae_seed{seed}"
+        assert cli(["train", "dcf-baseline", "--method", "vae", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+                    "--seed", str(seed), "--device", "cpu", "--out", str(runs[f"vae{seed}"])]) == 0
+    runs["pca"] = tmp / "pca"
+    assert cli(["train", "dcf-baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+                "--seed", "0", "--device", "cpu", "--out", str(runs["pca"])]) == 0
+    card = tmp / "dcf.json"
+    assert cli(["table", "dcf", "--params", json.dumps({"data": DATA, "report": REPORT}), "--sessions", str(store),
+                "--dcf-runs", str(runs["dcf0"]), str(runs["dcf1"]), "--baseline-runs", str(runs["vae0"]), str(runs["pca"]),
+                "--baseline-seed-runs", str(runs["vae1"]), "--out-dir", str(tmp / "tables"), "--scorecard", str(card)]) == 0
+    return tmp, store, runs, json.loads(card.read_text())["rows"]
+
+
+def test_fragment_keys_match_published(chain):
+    _, _, _, rows = chain
+    published = {r["key"] for r in yaml.safe_load(PUBLISHED.read_text())["rows"]}
+    # every published row that this run can speak to is present under its exact key
+    for key in ("table1.dcf.vel_r2_median", "table1.vae.vel_r2_median", "table1.marble.vel_r2_median", "table2.dcf.rate_r2_median",
+                "table2.vae.rate_r2_median", "text.video.k_eff", "fig.neural_cross_seed_cosine"):
+        assert key in published and key in rows, key
+    assert rows["table1.dcf.vel_r2_median"]["ours"] is not None and rows["table1.dcf.vel_r2_median"]["spread"].startswith("(")
+    assert rows["table1.marble.vel_r2_median"]["ours"] is None and "not installable" in rows["table1.marble.vel_r2_median"]["note"]
+    assert rows["text.video.k_eff"]["ours"] is None and "not public" in rows["text.video.k_eff"]["note"]
+    assert 0 <= rows["fig.neural_cross_seed_cosine"]["ours"] <= 1
+    # anything else is an NLB extra (not in the paper)
+    assert all(k.startswith("nlb.") for k in set(rows) - published), sorted(set(rows) - published)
+
+
+def test_nlb_metrics_with_heldout_units(chain):
+    tmp, _, _, rows = chain
+    assert rows["nlb.smoothing.co_bps_bits_per_spike"]["ours"] > 0
+    for m in ("dcf", "vae", "pca"):
+        assert f"nlb.{m}.co_bps_bits_per_spike" in rows and f"nlb.{m}.vel_r2" in rows
+    text = (tmp / "tables" / "nlb_metrics.md").read_text()
+    assert "DCF" in text and "Not computed" not in text
+    stab = (tmp / "tables" / "stability.csv").read_text()
+    assert "DCF" in stab and "VAE" in stab
+
+
+def test_figures_render(chain):
+    tmp, store, runs, _ = chain
+    params = json.dumps({"n_frames_shown": 3, "methods_shown": ["vae"], "caption_note": "synthetic", "ball_note": "none", "data": DATA,
+                         "n_latents": 3, "ridge_alpha": 1e-3})
+    for which, extra in (("neural-latents", ["--baseline-runs", str(runs["vae0"]), str(runs["pca"])]),
+                         ("stability", ["--baseline-runs", str(runs["vae0"]), str(runs["vae1"])]), ("keff", [])):
+        out = tmp / f"{which}.pdf"
+        assert cli(["figure", "dcf", which, "--runs", str(runs["dcf0"]), str(runs["dcf1"]), *extra, "--sessions", str(store),
+                    "--params", params, "--out", str(out), "--png", str(tmp / f"{which}.png")]) == 0
+        assert out.stat().st_size > 1000 and (tmp / f"{which}.png").stat().st_size > 1000
+
+
+def test_ball_converts_without_units(tmp_path):
+    from neurodyn.data.convert import convert
+    from neurodyn.models.dcf.data import video_from_store
+    from neurodyn.simulate.nwb_writer import write_nwb
+    from neurodyn.simulate.rotating_ball import simulate
+
+    params = dict(n_videos=2, n_frames=6, size=8, orbit_frac=0.6, radius_frac=0.3, turns_per_video=1.0, noise_sd=0.0, frame_rate_hz=10.0)
+    rec = simulate(params, 3)
+    rec.name = "ball"
+    write_nwb(rec, tmp_path / "ball.nwb", seed=3, generator="rotating-ball")
+    spec = {"name": "ball", "bin_ms": 100, "kind": "simulate", "format": "nwb", "window_ms": [0, 600], "align_event": "start_time",
+            "provenance": {"simulator": "rotating-ball"}}
+    convert([tmp_path / "ball.nwb"], spec, tmp_path / "ball.zarr")
+    ds = open_session(tmp_path / "ball.zarr")
+    assert ds.sizes["unit"] == 0
+    video = video_from_store(ds)
+    assert video.image_shape == (1, 8, 8)
+    assert np.allclose(video.frames.reshape(-1, 64), rec.observations, atol=1e-6)
+    assert np.allclose(video.latents.reshape(-1, 2), rec.latents, atol=1e-6)
