@@ -89,7 +89,7 @@ def test_nlb_metrics_with_heldout_units(chain):
 def test_figures_render(chain):
     tmp, store, runs, _ = chain
     params = json.dumps({"n_frames_shown": 3, "methods_shown": ["vae"], "caption_note": "synthetic", "ball_note": "none", "data": DATA,
-                         "n_latents": 3, "ridge_alpha": 1e-3})
+                         "n_latents": 3, "ridge_alpha": 1e-3, "neural_note": "synthetic note"})
     for which, extra in (("neural-latents", ["--baseline-runs", str(runs["vae0"]), str(runs["pca"])]),
                          ("stability", ["--baseline-runs", str(runs["vae0"]), str(runs["vae1"])]), ("keff", [])):
         out = tmp / f"{which}.pdf"

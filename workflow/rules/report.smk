@@ -107,6 +107,8 @@ rule dcf_tables:
         "results/logs/dcf/tables.log",
     benchmark:
         "results/benchmarks/dcf/tables.tsv"
+    resources:
+        mem_mb=8000,  # full MC_Maze: (2295 trials, 140 bins, 182 units) float64 spikes and rates for the NLB metrics
     conda:
         ENV
     shell:

@@ -73,6 +73,8 @@ def fig_ball(runs: list[str], params: dict, pdf: str, png: str) -> None:
                     ax.set_title(f"frame {t}", fontsize=7)
         ax3 = fig.add_subplot(grid[2 * r : 2 * r + 2, n_show:], projection="3d")
         sim = out["simulated_latents"].numpy()
+        fl = out["flowed_latents"].numpy()[0]
+        ax3.plot(fl[:, 0], fl[:, 1], fl[:, 2], color="0.5", ls="--", lw=0.8, label="video 0, flowed")
         for v in range(len(sim)):
             ax3.plot(sim[v, :, 0], sim[v, :, 1], sim[v, :, 2], lw=1.2, label=f"video {v}")
             ax3.scatter(*sim[v, 0, :3], s=10)
@@ -81,16 +83,16 @@ def fig_ball(runs: list[str], params: dict, pdf: str, png: str) -> None:
         ax3.legend(fontsize=5, loc="upper left")
     fig.suptitle("DCF on the rotating ball", fontsize=9)
     _save(fig, pdf, png, "Rotating ball: data frames of video 0 (τ = 1) and their compression by the flow (τ = 0); right: the first three "
-          "simulated latents (first frame compressed, then the dynamical flow integrated at τ = 0; dot = start). A closed loop means the "
-          "dynamics were learned. " + params["ball_note"] + ". With this few videos and steps the loop and K_eff are illustrative only.")
+          "simulated latents (first frame compressed, then the dynamical flow integrated at τ = 0; dot = start) and, dashed, the flowed "
+          "latents of video 0's frames. One turn per video: a closed loop that follows the dashed curve means the dynamics were learned. " + params["ball_note"] + ". With this few videos and steps the loop and K_eff are illustrative only.")
 
 
 def fig_rmae(runs: list[str], params: dict, pdf: str, png: str) -> None:
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    for run in runs:
+    for n, run in enumerate(runs):
         c = _load(run)["rmae"]
-        ax.plot(c["k"], c["encoder"], "o--", label=f"encoder, {_variant(run)}")
-        ax.plot(c["k"], c["flow"], "s-", label=f"compressive flow, {_variant(run)}")
+        ax.plot(c["k"], c["encoder"], "o--", color=f"C{n}", label=f"encoder, {_variant(run)}")
+        ax.plot(c["k"], c["flow"], "s-", color=f"C{n}", label=f"compressive flow, {_variant(run)}")
     ax.axhline(1.0, color="0.6", ls=":", lw=0.8)
     ax.set_xlabel("number of latents kept (K)"), ax.set_ylabel("rMAE  Σ|x̂ − x| / Σ|x|")
     ax.set_xscale("log", base=2), ax.legend(fontsize=6)
@@ -153,7 +155,7 @@ def fig_keff(runs: list[str], params: dict, pdf: str, png: str) -> None:
         ax.axvline(k + 0.5, color="C3", lw=1.2, label=f"K_eff = {k}")
         ax.set_yscale("log"), ax.set_xlabel("latent index i (model order)"), ax.set_ylabel("scale d_i")
         ax2 = ax.twinx()
-        ax2.plot(i, np.cumsum(d) / d.sum(), color="C0", lw=1.2, label="Σ_{j≤i} d_j / Σ d")
+        ax2.plot(i, np.cumsum(d) / d.sum(), color="C0", lw=1.2, label=r"$\sum_{j \leq i} d_j \,/\, \sum_j d_j$")
         ax2.axhline(0.95, color="C0", ls=":", lw=0.8)
         ax2.set_ylim(0, 1.02), ax2.set_ylabel("cumulative fraction", color="C0", fontsize=8), ax2.tick_params(labelsize=7, colors="C0")
         ax.set_title(_run_title(run), fontsize=8)
@@ -216,7 +218,8 @@ def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list
     limit = (f" All {len(test)} held-out windows come from {n_src} source trial(s): with one reach, the direction sectors are parts of the same "
              "movement, not reach conditions, so this figure cannot show the condition structure of the paper's figure." if n_src < n_dir else "")
     _save(fig, pdf, png, f"Latent trajectories of held-out windows (thin) and their mean per reach direction (thick; {n_dir} sectors of each window's "
-          f"net displacement; dot = start). Velocity R²: Table 1's ridge decoder from the first {k} latents.{limit} " + params["caption_note"])
+          f"net displacement; dot = start). Velocity R²: Table 1's ridge decoder from the first {k} latents.{limit} "
+          + (params["neural_note"] + " " if params.get("neural_note") else "") + params["caption_note"])
 
 
 def fig_stability(runs: list[str], baseline_runs: list[str], sessions: list[str], params: dict, pdf: str, png: str) -> None:

@@ -138,7 +138,9 @@ def main(argv: list[str]) -> int:
     t2 = rows_for(r2_rate, sig_rate, [m for m in ORDER if m in recon])
     _write_table(out_dir, "table2_rate_r2", t2,
                  f"**Table 2** — firing-rate reconstruction R² per held-out window (DCF: compress with the flow, then generate back; "
-                 f"VAE / PCA / DMD: decode their latents; LFADS: its inferred rates) against the {cfg['data']['smooth_ms']} ms-smoothed rates. {scale}. {note}")
+                 f"VAE / PCA / DMD: decode their latents; LFADS: its inferred rates) against the {cfg['data']['smooth_ms']} ms-smoothed rates, over (time, unit) "
+                 f"relative to each unit's mean within the window (a strict baseline: R² < 0 = worse than that mean; the paper does not state its baseline). "
+                 f"DCF's flow is invertible, so its round trip is near 1 by construction. {scale}. {note}")
 
     # -- cross-seed stability (DCF, and the comparison models refit per seed) -----------------------------------
     stab_rows, stab_summary = [], {}
@@ -170,7 +172,7 @@ def main(argv: list[str]) -> int:
                ("held-in: own reconstruction" if m in recon else "held-in: GLM readout") + f"; {r.get('n_latents_read_out', '?')} latents read out")
         nlb_rows.append({"method": "spike smoothing" if m == "smoothing" else NAMES[m], "co_bps": r.get("co_bps_bits_per_spike"),
                          "vel_r2": r.get("vel_r2"), "psth_r2": r.get("psth_r2"), "n_test_trials": r.get("n_test_trials"),
-                         "note": how if r else why_not})
+                         "note": how if r else "not computed (see caption)"})
     _write_table(out_dir, "nlb_metrics", nlb_rows,
                  "**NLB metrics** (not in the DCF paper) — co-bps of held-out units predicted by a Poisson GLM readout from each model's latents "
                  f"(L2 {nlb_cfg['glm_l2']}, fit on training trials), vel R² (ridge from held-in + held-out rates, lag {nlb_cfg['lag_ms']} ms) and "

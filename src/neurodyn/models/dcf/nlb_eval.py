@@ -33,16 +33,18 @@ from neurodyn.metrics import nlb
 
 
 def nlb_unavailable(stores: Sequence[Any], data_cfg: Mapping[str, Any]) -> str | None:
-    """Why NLB metrics cannot be computed for these stores and this data configuration (None: they can)."""
+    """Why NLB metrics cannot be computed for these stores and this data configuration (None: they can).
+    Every reason that applies is listed."""
+    reasons = []
+    no_heldout = [str(ds.attrs.get("name", "?")) for ds in stores if not np.asarray(ds["heldout"].values, bool).any()]
+    if no_heldout:
+        reasons.append(f"no held-out units in {', '.join(no_heldout)} (co-bps needs them)")
     if data_cfg.get("window") is not None:
-        return ("windows are cut from continuous recordings (data.window is set), so there are no whole NLB trials to score; "
-                "NLB metrics need data.window: null")
+        reasons.append("windows are cut from continuous recordings (data.window is set), so there are no whole NLB trials to score "
+                       "(NLB metrics need data.window: null)")
     if not data_cfg.get("held_in_only"):
-        return "data.held_in_only is false: the models saw the held-out units, so co-bps would not be a prediction"
-    for ds in stores:
-        if not np.asarray(ds["heldout"].values, bool).any():
-            return f"session {ds.attrs.get('name', '?')} marks no held-out units (co-bps needs them)"
-    return None
+        reasons.append("data.held_in_only is false: the models saw the held-out units, so co-bps would not be a prediction")
+    return "; ".join(reasons) or None
 
 
 def latents_on_store_bins(values: np.ndarray, data: Any, n_bins: int, bin_ms: float) -> np.ndarray:
