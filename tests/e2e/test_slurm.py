@@ -324,11 +324,12 @@ def _compare_file(a: Path, b: Path) -> None:
 
 
 def outputs(results: Path) -> dict[str, Path]:
-    """Output files and session stores under results/, keyed by relative path (logs excluded: they differ)."""
+    """Output files and session stores under results/, keyed by relative path (logs and Snakemake's benchmark
+    files — wall time, memory — excluded: they differ by nature)."""
     found = {}
     for path in sorted(results.rglob("*")):
         rel = path.relative_to(results)
-        if rel.parts[0] == "logs" or any(p.endswith(".zarr") for p in rel.parts[:-1]):
+        if rel.parts[0] in {"logs", "benchmarks"} or any(p.endswith(".zarr") for p in rel.parts[:-1]):
             continue
         if path.suffix == ".zarr" or (path.is_file() and path.name not in SKIP_NAMES):
             found[str(rel)] = path

@@ -49,7 +49,7 @@ rule erdiff_table1:
         erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL)),
     output:
         csv="results/tables/erdiff/table1_alignment.csv",
-        md="results/tables/erdiff/table1_alignment.md",
+        md=report("results/tables/erdiff/table1_alignment.md", caption="../report/erdiff.rst", category="ERDiff"),
     params:
         runs=erd_table_runs(ERD_PAIRS_REAL),
         spec=erd_spec(),
@@ -66,7 +66,7 @@ rule erdiff_table2:
         erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL[:1])),
     output:
         csv="results/tables/erdiff/table2_cost.csv",
-        md="results/tables/erdiff/table2_cost.md",
+        md=report("results/tables/erdiff/table2_cost.md", caption="../report/erdiff.rst", category="ERDiff"),
     params:
         runs=erd_table_runs(ERD_PAIRS_REAL[:1]),
         spec=erd_spec(),
@@ -83,8 +83,8 @@ rule erdiff_synthetic:
         erd_jobs_of(erd_table_runs(ERD_PAIRS_SYN)),
     output:
         csv="results/tables/erdiff/synthetic_nll_kld.csv",
-        md="results/tables/erdiff/synthetic_nll_kld.md",
-        pdf="results/figures/erdiff/fig3_synthetic.pdf",
+        md=report("results/tables/erdiff/synthetic_nll_kld.md", caption="../report/erdiff.rst", category="ERDiff"),
+        pdf=report("results/figures/erdiff/fig3_synthetic.pdf", caption="../report/erdiff.rst", category="ERDiff"),
         png="results/figures/erdiff/fig3_synthetic.png",
     params:
         runs=erd_table_runs(ERD_PAIRS_SYN),
@@ -104,7 +104,7 @@ rule erdiff_latents_figure:
     input:
         erd_jobs_of(erd_latents_runs()),
     output:
-        pdf="results/figures/erdiff/fig4_latents.pdf",
+        pdf=report("results/figures/erdiff/fig4_latents.pdf", caption="../report/erdiff.rst", category="ERDiff"),
         png="results/figures/erdiff/fig4_latents.png",
     params:
         source=erd_latents_source(),
@@ -123,7 +123,7 @@ rule erdiff_robustness_figure:
     input:
         erd_jobs_of(erd_robustness_runs()),
     output:
-        pdf="results/figures/erdiff/fig2_robustness.pdf",
+        pdf=report("results/figures/erdiff/fig2_robustness.pdf", caption="../report/erdiff.rst", category="ERDiff"),
         png="results/figures/erdiff/fig2_robustness.png",
     params:
         runs=erd_robustness_runs(),
@@ -152,7 +152,7 @@ rule metadyn_figure:
     input:
         lambda w: md_inputs(MD_NAME_TO_WHICH[w.md_fig]),
     output:
-        pdf="results/figures/metadyn/{md_fig}.pdf",
+        pdf=report("results/figures/metadyn/{md_fig}.pdf", caption="../report/metadyn.rst", category="Meta-dynamical SSM"),
         png="results/figures/metadyn/{md_fig}.png",
     params:
         which=lambda w: MD_NAME_TO_WHICH[w.md_fig],
@@ -173,9 +173,9 @@ rule metadyn_fewshot_tables:
         md_inputs("fewshot"),
     output:
         recon_csv="results/tables/metadyn/fewshot_recon.csv",
-        recon_md="results/tables/metadyn/fewshot_recon.md",
+        recon_md=report("results/tables/metadyn/fewshot_recon.md", caption="../report/metadyn.rst", category="Meta-dynamical SSM"),
         forecast_csv="results/tables/metadyn/fewshot_forecast.csv",
-        forecast_md="results/tables/metadyn/fewshot_forecast.md",
+        forecast_md=report("results/tables/metadyn/fewshot_forecast.md", caption="../report/metadyn.rst", category="Meta-dynamical SSM"),
     params:
         manifest=as_arg(md_manifest("fewshot")),
     log:
@@ -203,7 +203,7 @@ rule dcf_figure:
         baselines=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["baselines"],
         sessions=lambda w: DCF_FIGURE_INPUTS[w.dcf_figure]["sessions"],
     output:
-        pdf="results/figures/dcf/{dcf_figure}.pdf",
+        pdf=report("results/figures/dcf/{dcf_figure}.pdf", caption="../report/dcf.rst", category="DCF"),
         png="results/figures/dcf/{dcf_figure}.png",
     wildcard_constraints:
         dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",

@@ -93,10 +93,14 @@ rule dcf_tables:
         ball=DCF_BALL_RUNS if DCF_BALL_OK else [],
         videos=expand("results/runs/dcf/video_{v}", v=DCF_USER_VIDEOS),
     output:
-        t1=multiext("results/tables/dcf/table1_velocity_r2", ".csv", ".md"),
-        t2=multiext("results/tables/dcf/table2_rate_r2", ".csv", ".md"),
-        nlb=multiext("results/tables/dcf/nlb_metrics", ".csv", ".md"),
-        stability=multiext("results/tables/dcf/stability", ".csv", ".md"),
+        t1_csv="results/tables/dcf/table1_velocity_r2.csv",
+        t1=report("results/tables/dcf/table1_velocity_r2.md", caption="../report/dcf.rst", category="DCF"),
+        t2_csv="results/tables/dcf/table2_rate_r2.csv",
+        t2=report("results/tables/dcf/table2_rate_r2.md", caption="../report/dcf.rst", category="DCF"),
+        nlb_csv="results/tables/dcf/nlb_metrics.csv",
+        nlb=report("results/tables/dcf/nlb_metrics.md", caption="../report/dcf.rst", category="DCF"),
+        stability_csv="results/tables/dcf/stability.csv",
+        stability=report("results/tables/dcf/stability.md", caption="../report/dcf.rst", category="DCF"),
         scorecard="results/scorecard/dcf.json",
     params:
         table=DCF_TABLE_PARAMS,
