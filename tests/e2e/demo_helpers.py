@@ -14,14 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # tests.conftest: one lookup of ../shared/data for every test
+from tests.conftest import shared_data_dir  # noqa: E402
 
-
-def shared_data_dir() -> Path | None:
-    """Same lookup as tests/conftest.py: $NEURODYN_SHARED_DATA, else <repo>/../shared/data."""
-    for candidate in (os.environ.get("NEURODYN_SHARED_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
 
 # not copied: version control, environments, downloads, outputs and caches of earlier runs
 TOP_LEVEL_SKIP = {".git", ".venv", "data", "results", ".snakemake", ".tests"}
