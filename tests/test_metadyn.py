@@ -28,7 +28,7 @@ def params(conditioning="hyper", n_steps=600, values=None, likelihood="gaussian"
             "model": MODEL, "train": {"n_steps": n_steps, "lr": 0.005, "batch_trials": 8, "kl_warmup_steps": 0,
                                       "checkpoint_every": 0, "clip_grad": 5.0},
             "forecast": FORECAST, "data": {}, "family_param": "omega" if values else None, "family_values": values,
-            "fewshot": {"ks": [1, 4], "n_steps": 80, "single_steps": 150, "lr": 0.01, "batch_trials": 16, "kl_warmup_steps": 0}}
+            "fewshot": {"ks": [1, 4], "n_steps": 150, "single_steps": 400, "lr": 0.01, "batch_trials": 16, "kl_warmup_steps": 0}}
 
 
 def write_lc(tmp_path, name, omega, seed, n_trials=40, n_channels=25, likelihood="gaussian", n_bins=50, **extra):
@@ -100,20 +100,35 @@ def test_r2_pooled_known_answers():
 
 @pytest.fixture(scope="module")
 def family(tmp_path_factory):
-    """Six limit cycles (ω = 2 … 7 rad/s), a held-out ω = 3.5, and one meta model trained on the six at the demo's
-    settings (600 steps of 8 trials per dataset; ~15 s on one thread)."""
+    """Six limit cycles (ω = 2 … 7 rad/s), held-out recordings, and one meta model trained on the six at the demo's
+    settings (600 steps of 8 trials per dataset; ~17 s on one thread).
+
+    Held out: ω = 3.5 observed like the pool (noise sd 0.1), and ω = 2.5 and 3.5 through a noisier read-out
+    (sd 0.3) — a new recording whose few trials alone do not pin its dynamics down."""
     torch.set_num_threads(1)
     tmp = tmp_path_factory.mktemp("metadyn")
     omegas = [2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     stores = [write_lc(tmp, f"lc{i}", w, 100 + i, n_trials=48, n_bins=60, n_channels=20 + 5 * (i % 3)) for i, w in enumerate(omegas)]
     heldout = write_lc(tmp, "held", 3.5, 99, n_trials=36, n_bins=60, n_channels=23)
+    noisy = [write_lc(tmp, f"noisy{j}", w, 200 + j, n_trials=36, n_bins=60, n_channels=23, obs_noise=0.3)
+             for j, w in enumerate([3.5, 2.5])]
     run = tmp / "run"
     code = cli(["train", "metadyn", "--sessions", *stores, "--params", json.dumps(params(values=omegas)), "--seed", "0",
                 "--out", str(run)])
     assert code == 0
-    return {"tmp": tmp, "run": run, "heldout": heldout, "omegas": omegas,
+    return {"tmp": tmp, "run": run, "heldout": heldout, "noisy": noisy, "omegas": omegas,
             "metrics": json.loads((run / "metrics.json").read_text()),
             "embeddings": json.loads((run / "embeddings.json").read_text())["embeddings"]}
+
+
+def transfer(family, variant, targets):
+    out = family["tmp"] / f"fs_{variant}"
+    args = ["transfer", "metadyn", "--targets", *targets, "--params", json.dumps(dict(params(), variant=variant)),
+            "--seed", "1", "--out", str(out)]
+    if variant != "single":
+        args += ["--pretrained", str(family["run"])]
+    assert cli(args) == 0
+    return out, json.loads((out / "metrics.json").read_text())
 
 
 def test_embedding_orders_omega(family):
@@ -125,27 +140,62 @@ def test_embedding_orders_omega(family):
     assert m["collapsed_datasets"] == 0
 
 
-def test_fewshot_infers_embedding_and_forecasts(family):
-    out = {}
-    for variant in ("meta", "single"):
-        p = dict(params(), variant=variant)
-        args = ["transfer", "metadyn", "--targets", family["heldout"], "--params", json.dumps(p), "--seed", "1",
-                "--out", str(family["tmp"] / f"fs_{variant}")]
-        if variant == "meta":
-            args += ["--pretrained", str(family["run"])]
-        assert cli(args) == 0
-        out[variant] = json.loads((family["tmp"] / f"fs_{variant}" / "metrics.json").read_text())
+def test_fewshot_meta_beats_single_dataset_model(family):
+    out, meta = transfer(family, "meta", [family["heldout"], *family["noisy"]])
+    _, single = transfer(family, "single", family["noisy"])
     # e inferred from 4 trials of ω = 3.5 lies on the manifold between the pretraining embeddings of ω = 3 and 4
-    held_e = json.loads((family["tmp"] / "fs_meta" / "embeddings.json").read_text())["held"]["4"][0]
+    held_e = json.loads((out / "embeddings.json").read_text())["held"]["4"][0]
     e3, e4 = family["embeddings"]["lc1"]["mean"][0], family["embeddings"]["lc2"]["mean"][0]
     assert min(e3, e4) < held_e < max(e3, e4)
     # fitting only the read-in/readout, the pretrained dynamics forecast the unseen speed 40 bins ahead
-    assert out["meta"]["held.k4.forecast_r2"] > 0.8
-    assert out["meta"]["held.k1.forecast_r2"] > 0.5
-    # the paper's claim that meta beats a model trained on the k trials alone is NOT asserted: with 60-bin trials
-    # of 23 channels at noise sd 0.1 one trial suffices for the single-dataset model (forecast r² ≈ 0.8 at k = 1;
-    # see the README); it must at least not do better by a wide margin
-    assert out["meta"]["held.k1.forecast_r2"] > out["single"]["held.k1.forecast_r2"] - 0.15
+    assert meta["held.k4.forecast_r2"] > 0.8
+    assert meta["held.k1.forecast_r2"] > 0.5
+    # the paper's few-shot claim: on a held-out recording with few trials the meta model forecasts better than a
+    # model trained on those trials alone (pretraining seeds 0–2 while this test was written: mean margin over
+    # both recordings and k = 1, 4 of 0.21–0.62; at k = 1 the single-dataset model fails outright)
+    r2 = {v: {k: np.mean([m[f"noisy{j}.k{k}.forecast_r2"] for j in range(2)]) for k in (1, 4)} for v, m in (("meta", meta), ("single", single))}
+    assert r2["meta"][1] > r2["single"][1] + 0.1
+    assert np.mean(list(r2["meta"].values())) > np.mean(list(r2["single"].values())) + 0.1
+    assert meta["collapsed_fits"] == 0
+
+
+def test_transfer_starts_in_the_pretrained_shared_space():
+    """init_transfer puts a new dataset's read-in output on the recorded shared plane (mean and spread)."""
+    torch.manual_seed(0)
+    model = MetaDynamicalSSM(n_channels=[12], likelihood="gaussian", **MODEL, conditioning="hyper")
+    y0 = torch.randn(8, 30, 12)
+    with torch.no_grad():
+        model.readins[0].weight.normal_()
+    model.record_shared_space([(0, y0)])
+    mean, basis = model.shared_mean.clone(), model.shared_basis.clone()
+    assert basis.abs().sum() > 0
+    rng = np.random.default_rng(1)
+    latents = rng.normal(size=(6, 30, 2)) * np.array([3.0, 0.5])
+    y_new = torch.as_tensor(latents @ rng.normal(size=(2, 17)) + 5.0, dtype=torch.float32)
+    d = model.add_dataset(17)
+    model.init_transfer(d, y_new)
+    x = model.read_in(d, y_new).detach().reshape(-1, MODEL["shared_dim"])
+    assert torch.allclose(x.mean(0), mean, atol=1e-3)
+    cov = torch.cov((x - mean).T)
+    assert torch.allclose(cov, basis.T @ basis, atol=1e-3 * float(basis.norm() ** 2))
+    # the readout then starts as the least-squares map from the inferred latents back to the data
+    z = model.smooth(d, y_new, torch.full((6,), 30), model.embedding_posterior(d, y_new, torch.full((6,), 30))[0])
+    design = np.concatenate([z.reshape(-1, 2).numpy(), np.ones((180, 1))], 1)
+    beta = np.linalg.lstsq(design, y_new.reshape(-1, 17).numpy(), rcond=None)[0]
+    np.testing.assert_allclose(model.readouts[d].weight.detach().numpy(), beta[:2].T, rtol=0.02, atol=0.02)
+    np.testing.assert_allclose(model.readouts[d].bias.detach().numpy(), beta[2], rtol=0.02, atol=0.02)
+
+
+def test_poisson_glm_recovers_known_coefficients():
+    from neurodyn.models.metadyn import poisson_glm
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 2, generator=gen, dtype=torch.float64)
+    design = torch.cat([x, torch.ones(4000, 1, dtype=torch.float64)], 1)
+    beta = torch.tensor([[0.5, -0.3, 0.0], [0.2, 0.4, -0.6], [0.0, 1.0, -1.0]], dtype=torch.float64)  # (p, N)
+    counts = torch.poisson(torch.exp(design @ beta), generator=gen)
+    fit = poisson_glm(design, counts, ridge=1e-6)
+    assert torch.allclose(fit, beta, atol=0.06)
 
 
 def test_collapse_is_detected(tmp_path):

@@ -57,6 +57,27 @@ def gaussian_kl(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p
     return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1.0).sum(-1)
 
 
+def poisson_glm(design: torch.Tensor, counts: torch.Tensor, *, ridge: float = 1e-2, iterations: int = 25) -> torch.Tensor:
+    """Ridge-penalised Poisson regression of every channel at once by Newton's method.
+
+    design (n, p) with a constant column last, counts (n, N) → coefficients (p, N) of log E[count] = design @ β.
+    Starts from the log mean count (the intercept) with zero slopes; the penalty keeps the few-trial fit finite.
+    """
+    n, p = design.shape
+    beta = design.new_zeros(p, counts.shape[1])
+    beta[-1] = counts.mean(0).clamp(min=1e-3).log()
+    eye = ridge * n * torch.eye(p, device=design.device, dtype=design.dtype)
+    for _ in range(iterations):
+        rate = (design @ beta).clamp(max=20.0).exp()  # (n, N)
+        grad = design.T @ (counts - rate) - eye @ beta  # (p, N)
+        hess = torch.einsum("ip,ic,iq->cpq", design, rate, design) + eye  # (N, p, p)
+        step = torch.linalg.solve(hess, grad.T[..., None])[..., 0].T
+        beta = beta + step
+        if float(step.abs().max()) < 1e-6:
+            break
+    return beta
+
+
 class LowRankHyperDynamics(nn.Module):
     """f(z; e) = z + W2' tanh(W1' z + b1) + b2 with W_l' = W_l + U_l(e) V_l(e)ᵀ (rank r), or e as extra input."""
 
@@ -173,6 +194,9 @@ class MetaDynamicalSSM(nn.Module):
         self.prior_mean0 = nn.Parameter(torch.zeros(latent_dim))
         self.prior_logvar0 = nn.Parameter(torch.zeros(latent_dim))
         self.process_logvar = nn.Parameter(torch.full((latent_dim,), 2 * math.log(init_process_std)))
+        # where the pretraining datasets' read-in outputs lie (record_shared_space); zero until recorded
+        self.register_buffer("shared_mean", torch.zeros(shared_dim))
+        self.register_buffer("shared_basis", torch.zeros(latent_dim, shared_dim))
 
     # -- per-dataset parts ---------------------------------------------------------------------------------
     def add_dataset(self, n_channels: int) -> int:
@@ -182,32 +206,44 @@ class MetaDynamicalSSM(nn.Module):
         self.obs_logstd.append(nn.Parameter(torch.full((n_channels,), math.log(0.5))))
         return len(self.readins) - 1
 
-    @torch.no_grad()
-    def init_dataset(self, d: int, y: torch.Tensor) -> None:
-        """Start dataset d's read-in/readout from its principal subspace: y (B, T, N) training trials.
+    @staticmethod
+    def _principal_plane(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, T, N) → mean (N,), whitened leading components (k', N), unit components (k', N), their sd (k',).
 
-        The read-in's first d_z outputs are the whitened leading principal components (the rest start small),
-        the readout maps them back (Gaussian: loadings and mean; Poisson: log mean rate and small loadings).
-        A linear read-in cannot tell a latent trajectory from its mirror image, so each dataset would otherwise
-        settle on its own sense of rotation and the embedding would have to encode it as well as the speed;
-        the second component is flipped so that the leading plane turns counter-clockwise on average — the same
-        convention for every dataset, pretraining and few-shot alike.
+        A linear map cannot tell a latent trajectory from its mirror image, so every dataset would otherwise
+        settle on its own sense of rotation and the embedding would have to encode it as well as the speed; the
+        second component is flipped so that the leading plane turns counter-clockwise on average — one
+        convention for every dataset, pretraining and few-shot alike (and for the shared space, see
+        :meth:`record_shared_space`).
         """
-        y = y.float()
-        x = torch.log1p(y) if self.likelihood == "poisson" else y
         B, T, N = x.shape
         flat = x.reshape(-1, N)
         mean = flat.mean(0)
         _, s, vt = torch.linalg.svd(flat - mean, full_matrices=False)
-        k = min(self.latent_dim, vt.shape[0])
+        k = min(k, vt.shape[0])
+        vt = vt[:k].clone()
         scale = s[:k] / math.sqrt(max(flat.shape[0] - 1, 1)) + 1e-6  # sd of each component
-        comps = vt[:k] / scale[:, None]  # (k, N): whitened components
         if k >= 2 and T >= 2:
-            z = ((x - mean) @ comps.T)[..., :2]
+            z = ((x - mean) @ vt.T)[..., :2]
             turn = (z[:, :-1, 0] * z[:, 1:, 1] - z[:, :-1, 1] * z[:, 1:, 0]).mean()
             if turn < 0:
-                comps[1] = -comps[1]
                 vt[1] = -vt[1]
+        return mean, vt / scale[:, None], vt, scale
+
+    @torch.no_grad()
+    def init_dataset(self, d: int, y: torch.Tensor) -> None:
+        """Start dataset d's read-in/readout from its principal subspace: y (B, T, N) training trials.
+
+        The read-in's first d_z outputs are the whitened leading principal components (oriented as in
+        :meth:`_principal_plane`; the rest start small), the readout maps them back (Gaussian: loadings and mean;
+        Poisson: log mean rate and small loadings).
+        """
+        y = y.float()
+        x = torch.log1p(y) if self.likelihood == "poisson" else y
+        N = x.shape[-1]
+        flat = x.reshape(-1, N)
+        mean, comps, vt, scale = self._principal_plane(x, self.latent_dim)
+        k = comps.shape[0]
         readin = self.readins[d]
         readin.weight.mul_(0.1)
         readin.weight[:k] = comps
@@ -215,13 +251,62 @@ class MetaDynamicalSSM(nn.Module):
         readout = self.readouts[d]
         readout.weight.zero_()
         if self.likelihood == "gaussian":
-            readout.weight[:, :k] = (vt[:k] * scale[:, None]).T
+            readout.weight[:, :k] = (vt * scale[:, None]).T
             readout.bias.copy_(mean)
-            resid = flat - mean - (flat - mean) @ vt[:k].T @ vt[:k]
+            resid = flat - mean - (flat - mean) @ vt.T @ vt
             self.obs_logstd[d].copy_(resid.std(0).clamp(min=1e-2).log())
         else:
-            readout.weight[:, :k] = 0.1 * vt[:k].T
+            readout.weight[:, :k] = 0.1 * vt.T
             readout.bias.copy_(y.reshape(-1, N).mean(0).clamp(min=1e-3).log())
+
+    @torch.no_grad()
+    def record_shared_space(self, batches: Sequence[tuple[int, torch.Tensor]]) -> None:
+        """Remember where the pretraining datasets live in the shared space, for :meth:`init_transfer`.
+
+        batches: (dataset index, y (B, T, N_d)) of each pretraining dataset's training trials. Stores the
+        pooled mean (D,) of the read-in outputs and their d_z leading principal directions scaled by their sd
+        (d_z, D), oriented like every dataset's own plane (:meth:`_principal_plane`).
+        """
+        x = torch.cat([self.read_in(d, y.float()) for d, y in batches])
+        mean, _, vt, scale = self._principal_plane(x, self.latent_dim)
+        self.shared_mean.copy_(mean)
+        self.shared_basis.zero_()
+        self.shared_basis[: vt.shape[0]] = vt * scale[:, None]
+
+    @torch.no_grad()
+    def init_transfer(self, d: int, y: torch.Tensor) -> None:
+        """Start a new dataset's read-in/readout where the frozen pretrained encoders expect it: y (k, T, N).
+
+        Few-shot transfer fits only these two maps through frozen nonlinear encoders (Vermani et al. 2025,
+        §4.3); started from the dataset's own principal components (:meth:`init_dataset`) the read-in output
+        lies where no pretraining dataset did, and 1-trial fits diverged (e driven to −100, forecast r² ≪ 0).
+        Here the read-in sends the dataset's whitened, oriented principal plane onto the pretraining datasets'
+        shared-space plane with its mean and spread (:meth:`record_shared_space`), and the readout starts as
+        the regression of y on the posterior-mean latents the frozen encoders then infer (least squares for
+        Gaussian data, a Poisson GLM by Newton's method for counts), so training starts near a good optimum.
+        """
+        if not bool(self.shared_basis.abs().sum() > 0):  # a checkpoint without the record: principal init
+            self.init_dataset(d, y)
+            return
+        y = y.float()
+        x = torch.log1p(y) if self.likelihood == "poisson" else y
+        mean, comps, _, _ = self._principal_plane(x, self.latent_dim)
+        readin = self.readins[d]
+        readin.weight.copy_(self.shared_basis[: comps.shape[0]].T @ comps)
+        readin.bias.copy_(self.shared_mean - readin.weight @ mean)
+        lengths = torch.full((y.shape[0],), y.shape[1], dtype=torch.long, device=y.device)
+        e = self.embedding_posterior(d, y, lengths)[0] if self.embed_dim else None
+        z = self.smooth(d, y, lengths, e).reshape(-1, self.latent_dim)
+        design = torch.cat([z, torch.ones_like(z[:, :1])], 1)  # (n, d_z + 1)
+        target = y.reshape(-1, y.shape[-1])
+        ridge = 1e-3 * torch.eye(design.shape[1], device=y.device, dtype=y.dtype)
+        if self.likelihood == "gaussian":
+            beta = torch.linalg.solve(design.T @ design + ridge * design.shape[0], design.T @ target)  # (d_z + 1, N)
+            self.obs_logstd[d].copy_((target - design @ beta).std(0).clamp(min=1e-2).log())
+        else:
+            beta = poisson_glm(design, target)
+        self.readouts[d].weight.copy_(beta[:-1].T)
+        self.readouts[d].bias.copy_(beta[-1])
 
     def dataset_parameters(self, d: int) -> list[nn.Parameter]:
         return [*self.readins[d].parameters(), *self.readouts[d].parameters(), self.obs_logstd[d]]

@@ -174,6 +174,7 @@ def main(argv: list[str]) -> int:
     result = fit(modules={"model": model}, optimizer=optimizer, step_fn=step_fn, n_steps=train_cfg["n_steps"], record=record,
                  seed=derive_seed(args.seed, "train"), label=f"metadyn {params.get('experiment', '')}",
                  checkpoint_every=train_cfg["checkpoint_every"], clip_grad=train_cfg["clip_grad"])
+    model.record_shared_space([(i, torch.as_tensor(d.y[s[0]], device=device)) for i, (d, s) in enumerate(zip(datas, splits))])
     metrics: dict[str, Any] = {"train.final_loss_per_bin": result.last("loss"), "train.steps": result.steps, "n_datasets": len(datas)}
     embeddings = {}
     for i, (data, (pool, test)) in enumerate(zip(datas, splits)):

@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
                 model.load_state_dict(checkpoint["state_dict"])
                 d = model.add_dataset(data.y.shape[-1])
                 model = model.to(device)
-                model.init_dataset(d, torch.as_tensor(data.y[chosen], device=device))
+                model.init_transfer(d, torch.as_tensor(data.y[chosen], device=device))
                 for p in model.parameters():
                     p.requires_grad_(False)
                 trainable = model.dataset_parameters(d)
