@@ -61,12 +61,14 @@ def poisson_glm(design: torch.Tensor, counts: torch.Tensor, *, ridge: float = 1e
     """Ridge-penalised Poisson regression of every channel at once by Newton's method.
 
     design (n, p) with a constant column last, counts (n, N) → coefficients (p, N) of log E[count] = design @ β.
-    Starts from the log mean count (the intercept) with zero slopes; the penalty keeps the few-trial fit finite.
+    Starts from the log mean count (the intercept) with zero slopes; the penalty on the slopes (not the intercept)
+    keeps the few-trial fit finite, e.g. for a channel that never fired.
     """
     n, p = design.shape
     beta = design.new_zeros(p, counts.shape[1])
     beta[-1] = counts.mean(0).clamp(min=1e-3).log()
     eye = ridge * n * torch.eye(p, device=design.device, dtype=design.dtype)
+    eye[-1, -1] = 0.0
     for _ in range(iterations):
         rate = (design @ beta).clamp(max=20.0).exp()  # (n, N)
         grad = design.T @ (counts - rate) - eye @ beta  # (p, N)
@@ -207,8 +209,9 @@ class MetaDynamicalSSM(nn.Module):
         return len(self.readins) - 1
 
     @staticmethod
-    def _principal_plane(x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, T, N) → mean (N,), whitened leading components (k', N), unit components (k', N), their sd (k',).
+    def _principal_plane(xs: Sequence[torch.Tensor], k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Trials xs (each (B_i, T_i, N), lengths may differ) → mean (N,), whitened leading components (k', N),
+        unit components (k', N), their sd (k',).
 
         A linear map cannot tell a latent trajectory from its mirror image, so every dataset would otherwise
         settle on its own sense of rotation and the embedding would have to encode it as well as the speed; the
@@ -216,16 +219,17 @@ class MetaDynamicalSSM(nn.Module):
         convention for every dataset, pretraining and few-shot alike (and for the shared space, see
         :meth:`record_shared_space`).
         """
-        B, T, N = x.shape
-        flat = x.reshape(-1, N)
+        flat = torch.cat([x.reshape(-1, x.shape[-1]) for x in xs])
         mean = flat.mean(0)
         _, s, vt = torch.linalg.svd(flat - mean, full_matrices=False)
         k = min(k, vt.shape[0])
         vt = vt[:k].clone()
         scale = s[:k] / math.sqrt(max(flat.shape[0] - 1, 1)) + 1e-6  # sd of each component
-        if k >= 2 and T >= 2:
-            z = ((x - mean) @ vt.T)[..., :2]
-            turn = (z[:, :-1, 0] * z[:, 1:, 1] - z[:, :-1, 1] * z[:, 1:, 0]).mean()
+        if k >= 2:
+            turn = 0.0
+            for x in xs:
+                z = ((x - mean) @ vt[:2].T)
+                turn += float((z[:, :-1, 0] * z[:, 1:, 1] - z[:, :-1, 1] * z[:, 1:, 0]).sum())
             if turn < 0:
                 vt[1] = -vt[1]
         return mean, vt / scale[:, None], vt, scale
@@ -242,7 +246,7 @@ class MetaDynamicalSSM(nn.Module):
         x = torch.log1p(y) if self.likelihood == "poisson" else y
         N = x.shape[-1]
         flat = x.reshape(-1, N)
-        mean, comps, vt, scale = self._principal_plane(x, self.latent_dim)
+        mean, comps, vt, scale = self._principal_plane([x], self.latent_dim)
         k = comps.shape[0]
         readin = self.readins[d]
         readin.weight.mul_(0.1)
@@ -267,8 +271,7 @@ class MetaDynamicalSSM(nn.Module):
         pooled mean (D,) of the read-in outputs and their d_z leading principal directions scaled by their sd
         (d_z, D), oriented like every dataset's own plane (:meth:`_principal_plane`).
         """
-        x = torch.cat([self.read_in(d, y.float()) for d, y in batches])
-        mean, _, vt, scale = self._principal_plane(x, self.latent_dim)
+        mean, _, vt, scale = self._principal_plane([self.read_in(d, y.float()) for d, y in batches], self.latent_dim)
         self.shared_mean.copy_(mean)
         self.shared_basis.zero_()
         self.shared_basis[: vt.shape[0]] = vt * scale[:, None]
@@ -290,7 +293,7 @@ class MetaDynamicalSSM(nn.Module):
             return
         y = y.float()
         x = torch.log1p(y) if self.likelihood == "poisson" else y
-        mean, comps, _, _ = self._principal_plane(x, self.latent_dim)
+        mean, comps, _, _ = self._principal_plane([x], self.latent_dim)
         readin = self.readins[d]
         readin.weight.copy_(self.shared_basis[: comps.shape[0]].T @ comps)
         readin.bias.copy_(self.shared_mean - readin.weight @ mean)
@@ -299,9 +302,10 @@ class MetaDynamicalSSM(nn.Module):
         z = self.smooth(d, y, lengths, e).reshape(-1, self.latent_dim)
         design = torch.cat([z, torch.ones_like(z[:, :1])], 1)  # (n, d_z + 1)
         target = y.reshape(-1, y.shape[-1])
-        ridge = 1e-3 * torch.eye(design.shape[1], device=y.device, dtype=y.dtype)
         if self.likelihood == "gaussian":
-            beta = torch.linalg.solve(design.T @ design + ridge * design.shape[0], design.T @ target)  # (d_z + 1, N)
+            gram = design.T @ design
+            ridge = 1e-6 * gram.diagonal().mean() * torch.eye(gram.shape[0], device=y.device, dtype=y.dtype)  # safety only
+            beta = torch.linalg.solve(gram + ridge, design.T @ target)  # (d_z + 1, N)
             self.obs_logstd[d].copy_((target - design @ beta).std(0).clamp(min=1e-2).log())
         else:
             beta = poisson_glm(design, target)

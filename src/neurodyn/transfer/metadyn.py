@@ -69,6 +69,9 @@ def main(argv: list[str]) -> int:
                 continue
             rng = np.random.default_rng(derive_seed(args.seed, "fewshot", data.name, k))
             chosen = np.sort(rng.choice(pool, size=k, replace=False))
+            # each (target, k) fit draws its own initial weights and ELBO noise: its result does not depend on
+            # which targets or k came before it in this run
+            torch.manual_seed(derive_seed(args.seed, "init", data.name, k))
             if checkpoint is None:
                 model = build_model(base["model"], [data.y.shape[-1]], base["likelihood"], "none").to(device)
                 d, trainable, n_steps = 0, list(model.parameters()), fs["single_steps"]
