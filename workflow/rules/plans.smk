@@ -123,7 +123,8 @@ def md_manifest(which):
     if which == "scorecard":
         out.update(few=few, many=many, horizon=MD_EXP.get(MD_FIG.get("many"), {}).get("forecast", {}).get("horizon_bins"))
         motor = MD_FIG.get("motor")
-        out["motor"] = {"transfer": md_runs("transfer", motor), "train": {}} if motor in MD_EXP else None
+        out["motor"] = md_part(motor) if motor in MD_EXP else None
+        out["bif"] = md_part(MD_FIG.get("bifurcation"))
     return out
 
 
