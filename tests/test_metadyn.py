@@ -186,6 +186,21 @@ def test_transfer_starts_in_the_pretrained_shared_space():
     np.testing.assert_allclose(model.readouts[d].bias.detach().numpy(), beta[2], rtol=0.02, atol=0.02)
 
 
+def test_checkpoint_without_shared_space_record_still_transfers():
+    """A checkpoint from before the shared-space record loads (strictly otherwise) and transfers from the principal
+    start; a checkpoint of another architecture is still refused."""
+    model = MetaDynamicalSSM(n_channels=[12], likelihood="gaussian", **MODEL, conditioning="hyper")
+    old = {k: v for k, v in model.state_dict().items() if not k.startswith("shared_")}
+    fresh = MetaDynamicalSSM(n_channels=[12], likelihood="gaussian", **MODEL, conditioning="hyper")
+    fresh.load_pretrained(old)
+    d = fresh.add_dataset(7)
+    y = torch.randn(3, 20, 7)
+    fresh.init_transfer(d, y)
+    assert torch.isfinite(fresh.readins[d].weight).all()
+    with pytest.raises(RuntimeError, match="Unexpected|Missing|size mismatch"):
+        fresh.load_pretrained({**old, "dynamics.layer1.weight": torch.zeros(3, 3)})
+
+
 def test_poisson_glm_recovers_known_coefficients():
     from neurodyn.models.metadyn import poisson_glm
 

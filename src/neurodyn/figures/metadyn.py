@@ -34,7 +34,7 @@ def _load_model(run: str):
     cfg = read_config(run)
     ck = torch.load(Path(run) / "model.pt", weights_only=True, map_location="cpu")
     model = build_model(cfg["model"], ck["n_channels"], cfg["likelihood"], cfg["conditioning"])
-    model.load_state_dict(ck["state_dict"])
+    model.load_pretrained(ck["state_dict"])
     model.eval()
     return model, cfg, ck["sessions"]
 

@@ -312,6 +312,11 @@ class MetaDynamicalSSM(nn.Module):
         self.readouts[d].weight.copy_(beta[:-1].T)
         self.readouts[d].bias.copy_(beta[-1])
 
+    def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Strict ``load_state_dict`` that also accepts checkpoints written before the shared-space record (their
+        transfers start from the principal components, :meth:`init_transfer`)."""
+        self.load_state_dict({"shared_mean": self.shared_mean, "shared_basis": self.shared_basis, **state_dict})
+
     def dataset_parameters(self, d: int) -> list[nn.Parameter]:
         return [*self.readins[d].parameters(), *self.readouts[d].parameters(), self.obs_logstd[d]]
 

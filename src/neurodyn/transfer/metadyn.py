@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
                 model.init_dataset(d, torch.as_tensor(data.y[chosen], device=device))
             else:
                 model = build_model(base["model"], checkpoint["n_channels"], base["likelihood"], base["conditioning"])
-                model.load_state_dict(checkpoint["state_dict"])
+                model.load_pretrained(checkpoint["state_dict"])
                 d = model.add_dataset(data.y.shape[-1])
                 model = model.to(device)
                 model.init_transfer(d, torch.as_tensor(data.y[chosen], device=device))
