@@ -284,3 +284,27 @@ def test_config_rejects_unknown_metadyn_key():
     cfg["metadyn"]["model"]["rnak"] = 2
     with pytest.raises(InputError, match="metadyn.model.rnak"):
         ndc.validate(cfg)
+
+
+def _store_with_position(tmp_path, n_bins):
+    """Counts plus a hand position moving at 3 units/s on axis x and −2 on y (10 ms bins)."""
+    from neurodyn.store import make_session
+
+    t = np.arange(n_bins) * 0.01
+    pos = np.stack([3.0 * t, 5.0 - 2.0 * t], -1)[None].repeat(4, 0)  # (trial, time, axis)
+    ds = make_session(name="reach", spikes=np.ones((4, n_bins, 3)), bin_ms=10.0, time_ms=np.arange(n_bins) * 10.0,
+                      align_event="move_onset_time", source={"test": True}, behaviour={"hand_pos": (pos, ["x", "y"])})
+    return write_session(ds, tmp_path / f"reach{n_bins}.zarr")
+
+
+def test_behaviour_derivative_is_velocity(tmp_path):
+    from neurodyn.errors import InputError
+
+    store = _store_with_position(tmp_path, 12)
+    data = load_session(store, likelihood="poisson", bin_ms=20, behaviour="hand_pos", behaviour_derivative=True)
+    np.testing.assert_allclose(data.behaviour[..., 0], 3.0, rtol=1e-4)  # units per second, after rebinning
+    np.testing.assert_allclose(data.behaviour[..., 1], -2.0, rtol=1e-4)
+    plain = load_session(store, likelihood="poisson", behaviour="hand_pos")
+    assert plain.behaviour[0, 1, 0] == pytest.approx(0.03)
+    with pytest.raises(InputError, match="hand_pos.*2 time bins"):
+        load_session(_store_with_position(tmp_path, 1), likelihood="poisson", behaviour="hand_pos", behaviour_derivative=True)

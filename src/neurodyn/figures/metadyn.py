@@ -229,6 +229,9 @@ def fig5(man: dict, fig) -> str:
     """Embedding per recording; condition-averaged latents (2 PCs) of two recordings; real vs forecast behaviour."""
     import torch
     from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from neurodyn.train.metadyn import load_all
 
@@ -247,7 +250,9 @@ def fig5(man: dict, fig) -> str:
     axes[0].set_xlabel("e₁")
     axes[0].set_ylabel("e₂" if model.embed_dim > 1 else "")
     axes[0].set_title("A  samples of q(e) per recording", fontsize=8)
-    notes = [f"{len(sessions)} pretraining recordings: a manifold cannot be judged from so few points" if len(sessions) < 5 else ""]
+    notes = [f"{len(sessions)} pretraining recordings: a manifold cannot be judged from so few points" if len(sessions) < 5 else "",
+             "B, C: condition-averaged posterior latents projected on the two principal axes of the readout's linear "
+             "predictor C z (dot: first bin)"]
     behaviour_done = False
     ctx = cfg["forecast"]["context_bins"]
     for ax, (d, store) in zip(axes[1:3], list(enumerate(man["stores"]))[:2]):
@@ -257,14 +262,18 @@ def fig5(man: dict, fig) -> str:
         e = model.embedding_posterior(d, y, lengths)[0].detach() if model.embed_dim else None
         z = model.smooth(d, y, lengths, e).numpy()
         flat = z.reshape(-1, z.shape[-1])
-        _, _, vt = np.linalg.svd(flat - flat.mean(0), full_matrices=False)
+        # principal axes of the latents as the readout sees them (C z): directions the readout ignores carry no
+        # neural activity, yet can hold most of the latents' variance (the first bin's move away from the prior)
+        seen = model.readouts[d].weight.detach().numpy()  # (N, d_z)
+        rates = (z - flat.mean(0)) @ seen.T  # (trials, T, N)
+        _, _, vt = np.linalg.svd(rates.reshape(-1, rates.shape[-1]), full_matrices=False)
         conds = np.unique(data.condition)
         for cond in conds[:8]:
-            pcs = (z[data.condition == cond].mean(0) - flat.mean(0)) @ vt[:2].T
+            pcs = rates[data.condition == cond].mean(0) @ vt[:2].T
             line, = ax.plot(pcs[:, 0], pcs[:, 1], lw=1)
             ax.plot(pcs[0, 0], pcs[0, 1], "o", color=line.get_color(), ms=3)
-        ax.set_xlabel("latent PC 1")
-        ax.set_ylabel("latent PC 2")
+        ax.set_xlabel("PC 1 of readout(z)")
+        ax.set_ylabel("PC 2 of readout(z)")
         ax.set_title(f"{'BC'[d]}  {sessions[d]}: condition-averaged latents", fontsize=8)
         if len(conds) == 1:
             notes.append(f"{sessions[d]} has no condition labels (NLB test file): its panel is the average of all trials")
@@ -276,8 +285,12 @@ def fig5(man: dict, fig) -> str:
         c = min(ctx, z.shape[1] - 1)
         fc = model.rollout(torch.as_tensor(z[:, c - 1]), e, z.shape[1] - c).numpy()
         beh = data.behaviour
-        dec = Ridge(alpha=1.0).fit(flat, beh.reshape(-1, beh.shape[-1]))
+        flat_beh = beh.reshape(-1, beh.shape[-1])
+        # latents are standardised so that the ridge penalty does not depend on their arbitrary scale
+        dec = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(flat, flat_beh)
         pred = dec.predict(fc.reshape(-1, fc.shape[-1])).reshape(fc.shape[0], fc.shape[1], -1)
+        fit_r2 = r2_score(flat_beh, dec.predict(flat))
+        fc_r2 = r2_score(beh[:, c:].reshape(-1, beh.shape[-1]), pred.reshape(-1, beh.shape[-1]))
         bx = axes[3]
         t = data.time_ms
         for cond in conds[:8]:
@@ -286,10 +299,12 @@ def fig5(man: dict, fig) -> str:
             bx.plot(t[c:], pred[sel, :, 0].mean(0), "--", color=line.get_color(), lw=1)
         bx.axvline(t[c], color="k", lw=0.5)
         bx.set_xlabel("time (ms)")
-        bx.set_ylabel(f"{cfg['data'].get('behaviour')} (axis 0)")
+        label = cfg["data"].get("behaviour")
+        bx.set_ylabel(f"d/dt {label} (axis 0, per s)" if cfg["data"].get("behaviour_derivative") else f"{label} (axis 0)")
         bx.set_title(f"D  {sessions[d]}: real (—) vs forecast (--)", fontsize=8)
         notes.append(f"D: condition averages; the forecast rolls the mean dynamics from bin {c} (vertical line) and reads "
-                     f"behaviour through a ridge decoder fitted on the same recording's posterior latents (in-sample)")
+                     f"behaviour through a ridge decoder fitted on the same recording's posterior latents (in-sample "
+                     f"R² {fit_r2:.2f}); single-trial R² of the forecast behaviour over the forecast bins {fc_r2:.2f}")
         behaviour_done = True
     if not behaviour_done:
         axes[3].set_axis_off()

@@ -38,11 +38,13 @@ def load_session(
     window_ms: list[float] | None = None,
     max_bins: int | None = None,
     behaviour: str | None = None,
+    behaviour_derivative: bool = False,
 ) -> SessionData:
     """Open a session store and return the variable the likelihood models, rebinned to ``bin_ms``.
 
     Counts are summed over ``bin_ms / attrs.bin_ms`` bins (an integer, else InputError); observations are
     averaged. ``window_ms`` keeps bins whose left edge lies in [start, stop); ``max_bins`` crops trials.
+    ``behaviour_derivative``: the behaviour variable's time derivative per second (e.g. position → velocity).
     """
     from neurodyn.store import open_session
 
@@ -80,6 +82,10 @@ def load_session(
     if max_bins is not None:
         y, time_ms = y[:, :max_bins], time_ms[:max_bins]
         beh = beh[:, :max_bins] if beh is not None else None
+    if beh is not None and behaviour_derivative:
+        if beh.shape[1] < 2:
+            raise InputError(path, behaviour, "at least 2 time bins to differentiate", got=beh.shape[1])
+        beh = np.gradient(beh, native / 1000.0, axis=1).astype(np.float32)
     # units never observed in a trial (NaN outside obs_intervals) carry no evidence: zero counts, kept out of
     # the metrics by the caller's choice of trials; whole-NaN units are removed.
     finite_units = np.isfinite(y).any(axis=(0, 1))

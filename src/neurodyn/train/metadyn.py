@@ -31,7 +31,8 @@ def load_all(paths: Sequence[str], params: Mapping[str, Any]) -> list[SessionDat
     d = params["data"]
     return [
         load_session(p, likelihood=params["likelihood"], bin_ms=d.get("bin_ms"), window_ms=d.get("window_ms"),
-                     max_bins=d.get("max_bins"), behaviour=d.get("behaviour"))
+                     max_bins=d.get("max_bins"), behaviour=d.get("behaviour"),
+                     behaviour_derivative=d.get("behaviour_derivative", False))
         for p in paths
     ]
 
