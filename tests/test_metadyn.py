@@ -308,3 +308,28 @@ def test_behaviour_derivative_is_velocity(tmp_path):
     assert plain.behaviour[0, 1, 0] == pytest.approx(0.03)
     with pytest.raises(InputError, match="hand_pos.*2 time bins"):
         load_session(_store_with_position(tmp_path, 1), likelihood="poisson", behaviour="hand_pos", behaviour_derivative=True)
+
+
+@pytest.mark.parametrize("conditioning,variant", [("input", "input"), ("none", "shared")])
+def test_baseline_variants_train_and_transfer(tmp_path, conditioning, variant):
+    """The embedding-as-input and no-embedding baselines run through the same train → transfer path; only the
+    input variant's dynamics depend on e."""
+    stores = [write_lc(tmp_path, f"b{i}", w, 10 + i, n_trials=12, n_bins=40) for i, w in enumerate([2.0, 5.0])]
+    target = write_lc(tmp_path, "t", 3.0, 20, n_trials=12, n_bins=40, n_channels=18)
+    p = dict(params(conditioning=conditioning, n_steps=20), variant=variant)
+    p["fewshot"] = dict(p["fewshot"], ks=[1, 4], n_steps=10)
+    assert cli(["train", "metadyn", "--sessions", *stores, "--params", json.dumps(p), "--seed", "0", "--out", str(tmp_path / "run")]) == 0
+    assert cli(["transfer", "metadyn", "--targets", target, "--pretrained", str(tmp_path / "run"), "--params", json.dumps(p),
+                "--seed", "0", "--out", str(tmp_path / "fs")]) == 0
+    m = json.loads((tmp_path / "fs" / "metrics.json").read_text())
+    assert all(np.isfinite(m[f"t.k{k}.{key}"]) for k in (1, 4) for key in ("recon_r2", "forecast_r2"))
+    from neurodyn.figures.metadyn import _load_model
+
+    model, _, _ = _load_model(str(tmp_path / "run"))
+    assert model.conditioning == conditioning
+    z = torch.randn(4, 1, 2)
+    if conditioning == "input":
+        a, b = (model.dynamics(z, model.dynamics.prepare(torch.full((4, 1), v))) for v in (-2.0, 2.0))
+        assert not torch.allclose(a, b)
+    else:
+        assert model.embed_dim == 0
