@@ -239,7 +239,7 @@ def fig5(man: dict, fig) -> str:
     if not runs:
         raise InputError("--manifest", "train.meta", "at least one run of the motor experiment")
     model, cfg, sessions = _load_model(runs[0])
-    axes = fig.subplots(1, 4)
+    axes = fig.subplots(1, 5)  # A embedding, B–C latents, D–E behaviour axes 0 and 1
     emb = _embeddings(runs[0])["embeddings"]
     rng = np.random.default_rng(0)
     for name in sessions:
@@ -249,11 +249,11 @@ def fig5(man: dict, fig) -> str:
     axes[0].legend(fontsize=6)
     axes[0].set_xlabel("e₁")
     axes[0].set_ylabel("e₂" if model.embed_dim > 1 else "")
-    axes[0].set_title("A  samples of q(e) per recording", fontsize=8)
+    axes[0].set_title("A  samples of q(e)\nper recording", fontsize=8)
     notes = [f"{len(sessions)} pretraining recordings: a manifold cannot be judged from so few points" if len(sessions) < 5 else "",
              "B, C: condition-averaged posterior latents projected on the two principal axes of the readout's linear "
              "predictor C z (dot: first bin)"]
-    behaviour_done = False
+    behaviour_done, behaviour_axes = False, 0
     ctx = cfg["forecast"]["context_bins"]
     for ax, (d, store) in zip(axes[1:3], list(enumerate(man["stores"]))[:2]):
         data = load_all([store], cfg)[0]
@@ -274,7 +274,7 @@ def fig5(man: dict, fig) -> str:
             ax.plot(pcs[0, 0], pcs[0, 1], "o", color=line.get_color(), ms=3)
         ax.set_xlabel("PC 1 of readout(z)")
         ax.set_ylabel("PC 2 of readout(z)")
-        ax.set_title(f"{'BC'[d]}  {sessions[d]}: condition-averaged latents", fontsize=8)
+        ax.set_title(f"{'BC'[d]}  {sessions[d]}:\ncondition-averaged latents", fontsize=8)
         if len(conds) == 1:
             notes.append(f"{sessions[d]} has no condition labels (NLB test file): its panel is the average of all trials")
         if data.behaviour is None:
@@ -289,25 +289,26 @@ def fig5(man: dict, fig) -> str:
         # latents are standardised so that the ridge penalty does not depend on their arbitrary scale
         dec = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(flat, flat_beh)
         pred = dec.predict(fc.reshape(-1, fc.shape[-1])).reshape(fc.shape[0], fc.shape[1], -1)
-        fit_r2 = r2_score(flat_beh, dec.predict(flat))
-        fc_r2 = r2_score(beh[:, c:].reshape(-1, beh.shape[-1]), pred.reshape(-1, beh.shape[-1]))
-        bx = axes[3]
+        fit_r2 = r2_score(flat_beh, dec.predict(flat), multioutput="raw_values")
+        fc_r2 = r2_score(beh[:, c:].reshape(-1, beh.shape[-1]), pred.reshape(-1, beh.shape[-1]), multioutput="raw_values")
         t = data.time_ms
-        for cond in conds[:8]:
-            sel = data.condition == cond
-            line, = bx.plot(t, beh[sel, :, 0].mean(0), lw=1)
-            bx.plot(t[c:], pred[sel, :, 0].mean(0), "--", color=line.get_color(), lw=1)
-        bx.axvline(t[c], color="k", lw=0.5)
-        bx.set_xlabel("time (ms)")
         label = cfg["data"].get("behaviour")
-        bx.set_ylabel(f"d/dt {label} (axis 0, per s)" if cfg["data"].get("behaviour_derivative") else f"{label} (axis 0)")
-        bx.set_title(f"D  {sessions[d]}: real (—) vs forecast (--)", fontsize=8)
-        notes.append(f"D: condition averages; the forecast rolls the mean dynamics from bin {c} (vertical line) and reads "
-                     f"behaviour through a ridge decoder fitted on the same recording's posterior latents (in-sample "
-                     f"R² {fit_r2:.2f}); single-trial R² of the forecast behaviour over the forecast bins {fc_r2:.2f}")
-        behaviour_done = True
-    if not behaviour_done:
-        axes[3].set_axis_off()
+        for axis, bx in enumerate(axes[3:5][: beh.shape[-1]]):
+            for cond in conds[:8]:
+                sel = data.condition == cond
+                line, = bx.plot(t, beh[sel, :, axis].mean(0), lw=1)
+                bx.plot(t[c:], pred[sel, :, axis].mean(0), "--", color=line.get_color(), lw=1)
+            bx.axvline(t[c], color="k", lw=0.5)
+            bx.set_xlabel("time (ms)")
+            bx.set_ylabel(f"d/dt {label} (axis {axis}, per s)" if cfg["data"].get("behaviour_derivative") else f"{label} (axis {axis})")
+            bx.set_title(f"{'DE'[axis]}  {sessions[d]}, axis {axis}:\nreal (—) vs forecast (--)", fontsize=8)
+        per_axis = ", ".join(f"axis {i}: {a:.2f} / {b:.2f}" for i, (a, b) in enumerate(zip(fit_r2, fc_r2)))
+        notes.append(f"D, E: condition averages of behaviour axes 0 and 1; the forecast rolls the mean dynamics from bin "
+                     f"{c} (vertical line) and reads behaviour through a ridge decoder fitted on the same recording's "
+                     f"posterior latents; R² in-sample decoding / single-trial forecast over the forecast bins — {per_axis}")
+        behaviour_done, behaviour_axes = True, min(2, beh.shape[-1])
+    for bx in axes[3 + behaviour_axes :]:
+        bx.set_axis_off()
     coll = _metrics(runs[0]).get("collapsed_datasets")
     if coll:
         notes.append(f"{coll} pretraining recording(s) flagged as mean-rate collapse (recon r² ≤ mean-rate r² + margin)")
