@@ -18,6 +18,7 @@ inputs. Figures go to stdout and ``benchmarks/out/dag.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,6 +52,20 @@ def scratch_copy(dest: Path) -> Path:
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, repo / name)
     return repo
+
+
+@contextlib.contextmanager
+def scratch_repo(prefix: str, keep: bool) -> Iterator[tuple[Path, Path]]:
+    """(folder, repo): a new temporary folder holding a scratch copy of the repository (:func:`scratch_copy`),
+    removed on exit unless ``keep`` (then its path is printed)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp, scratch_copy(tmp)
+    finally:
+        if keep:
+            print(f"scratch copy kept: {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def snakemake(args: list[str], cwd: Path, env: dict) -> tuple[float, subprocess.CompletedProcess]:
@@ -89,10 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if shutil.which("snakemake") is None:
         parser.error("snakemake is not on PATH (activate the project environment)")
-    tmp = Path(tempfile.mkdtemp(prefix="neurodyn-dag-"))
     report: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "load_1min": os.getloadavg()[0]}
-    try:
-        repo = scratch_copy(tmp)
+    with scratch_repo("neurodyn-dag-", args.keep) as (tmp, repo):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo / "src"), os.environ.get("PYTHONPATH", "")])}
         mirror = (ROOT / ".." / "shared" / "data").resolve()
         demo = ["--profile", "profiles/demo"] + (["--config", f"mirror={mirror}"] if mirror.is_dir() else [])
@@ -115,11 +129,6 @@ def main(argv: list[str] | None = None) -> int:
             report["demo_up_to_date"] = done
             state = "nothing to do" if done["nothing_to_do"] else f"{done['jobs']} jobs would run"
             print(f"finished-demo check:  {done['min_s']:.2f} s (median {done['median_s']:.2f} s, {state})  goal < 3 s")
-    finally:
-        if args.keep:
-            print(f"scratch copy kept: {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -30,17 +30,15 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from dag import scratch_copy  # noqa: E402
+from dag import scratch_repo  # noqa: E402
 
 
 def rules_in(repo: Path, stage: str) -> list[str]:
@@ -100,10 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     mirror = (ROOT / ".." / "shared" / "data").resolve()
     args.mirror = str(mirror) if mirror.is_dir() else None
 
-    tmp = Path(tempfile.mkdtemp(prefix="neurodyn-train-"))
     report: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "steps": args.steps, "warmup": args.warmup, "runs": [], "records": []}
-    try:
-        repo = scratch_copy(tmp)
+    with scratch_repo("neurodyn-train-", args.keep) as (tmp, repo):
         train_rules = rules_in(repo, "train") + rules_in(repo, "transfer")
         align_rules = rules_in(repo, "align")
         omit = [r for stage in ("evaluate", "figures", "report") if (repo / "workflow" / "rules" / f"{stage}.smk").exists()
@@ -124,11 +120,6 @@ def main(argv: list[str] | None = None) -> int:
                     if run["returncode"] != 0:
                         print(f"{config}/{device}{' amp' if amp else ''}: snakemake exit {run['returncode']}: " + " | ".join(run["tail"]), file=sys.stderr)
         print_tables(report)
-    finally:
-        if args.keep:
-            print(f"scratch copy kept: {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
     return 0
