@@ -253,7 +253,7 @@ def fig5(man: dict, fig) -> str:
     notes = [f"{len(sessions)} pretraining recordings: a manifold cannot be judged from so few points" if len(sessions) < 5 else "",
              "B, C: condition-averaged posterior latents projected on the two principal axes of the readout's linear "
              "predictor C z (dot: first bin)"]
-    behaviour_done, behaviour_axes = False, 0
+    behaviour_axes = 0  # behaviour panels drawn (D, E), for the first recording that has behaviour
     ctx = cfg["forecast"]["context_bins"]
     for ax, (d, store) in zip(axes[1:3], list(enumerate(man["stores"]))[:2]):
         data = load_all([store], cfg)[0]
@@ -280,7 +280,7 @@ def fig5(man: dict, fig) -> str:
         if data.behaviour is None:
             notes.append(f"{sessions[d]}: no behaviour variable '{cfg['data'].get('behaviour')}' in the store, no behaviour forecast")
             continue
-        if behaviour_done:
+        if behaviour_axes:
             continue
         c = min(ctx, z.shape[1] - 1)
         fc = model.rollout(torch.as_tensor(z[:, c - 1]), e, z.shape[1] - c).numpy()
@@ -306,7 +306,7 @@ def fig5(man: dict, fig) -> str:
         notes.append(f"D, E: condition averages of behaviour axes 0 and 1; the forecast rolls the mean dynamics from bin "
                      f"{c} (vertical line) and reads behaviour through a ridge decoder fitted on the same recording's "
                      f"posterior latents; R² in-sample decoding / single-trial forecast over the forecast bins — {per_axis}")
-        behaviour_done, behaviour_axes = True, min(2, beh.shape[-1])
+        behaviour_axes = min(2, beh.shape[-1])
     for bx in axes[3 + behaviour_axes :]:
         bx.set_axis_off()
     coll = _metrics(runs[0]).get("collapsed_datasets")

@@ -145,8 +145,8 @@ def scorecard(manifest: dict[str, Any]) -> dict[str, Any]:
             rows[f"fewshot.{family}.claim.metadyn_minus_single.k{k}.forecast_r2"] = _row(
                 [x - y for x, y in zip(a, b)],
                 f"k={k}: meta {np.mean(a) if a else float('nan'):.3f} vs single-dataset {np.mean(b) if b else float('nan'):.3f}")
-        fits = sum(transfer.values(), [])
         if family == "motor":
+            fits = sum(transfer.values(), [])
             rows["check.motor.mean_rate_collapse"] = {
                 "ours": sum(_per_seed(fits, lambda m: m.get("collapsed_fits"))) if fits else None,
                 "note": "few-shot fits flagged as mean-rate collapse (recon r² ≤ mean-rate r² + margin)" if fits
