@@ -28,8 +28,7 @@ def params(conditioning="hyper", n_steps=600, values=None, likelihood="gaussian"
             "model": MODEL, "train": {"n_steps": n_steps, "lr": 0.005, "batch_trials": 8, "kl_warmup_steps": 0,
                                       "checkpoint_every": 0, "clip_grad": 5.0},
             "forecast": FORECAST, "data": {}, "family_param": "omega" if values else None, "family_values": values,
-            "fewshot": {"ks": [1, 4], "n_steps": 150, "single_steps": 400, "lr": 0.01, "batch_trials": 16, "kl_warmup_steps": 0,
-                        "glm_l2": 1e-2, "glm_max_iter": 100}}
+            "fewshot": {"ks": [1, 4], "n_steps": 150, "single_steps": 400, "lr": 0.01, "batch_trials": 16, "kl_warmup_steps": 0}}
 
 
 def write_lc(tmp_path, name, omega, seed, n_trials=40, n_channels=25, likelihood="gaussian", n_bins=50, **extra):
@@ -174,7 +173,7 @@ def test_transfer_starts_in_the_pretrained_shared_space():
     latents = rng.normal(size=(6, 30, 2)) * np.array([3.0, 0.5])
     y_new = torch.as_tensor(latents @ rng.normal(size=(2, 17)) + 5.0, dtype=torch.float32)
     d = model.add_dataset(17)
-    model.init_transfer(d, y_new, glm_l2=1e-2, glm_max_iter=100)
+    model.init_transfer(d, y_new)
     x = model.read_in(d, y_new).detach().reshape(-1, MODEL["shared_dim"])
     assert torch.allclose(x.mean(0), mean, atol=1e-3)
     cov = torch.cov((x - mean).T)
@@ -196,10 +195,24 @@ def test_checkpoint_without_shared_space_record_still_transfers():
     fresh.load_pretrained(old)
     d = fresh.add_dataset(7)
     y = torch.randn(3, 20, 7)
-    fresh.init_transfer(d, y, glm_l2=1e-2, glm_max_iter=100)
+    fresh.init_transfer(d, y)
     assert torch.isfinite(fresh.readins[d].weight).all()
     with pytest.raises(RuntimeError, match="Unexpected|Missing|size mismatch"):
         fresh.load_pretrained({**old, "dynamics.layer1.weight": torch.zeros(3, 3)})
+
+
+def test_poisson_glm_recovers_known_coefficients():
+    from neurodyn.models.metadyn import poisson_glm
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 2, generator=gen, dtype=torch.float64)
+    design = torch.cat([x, torch.ones(4000, 1, dtype=torch.float64)], 1)
+    beta = torch.tensor([[0.5, -0.3, 0.0], [0.2, 0.4, -0.6], [0.0, 1.0, -1.0]], dtype=torch.float64)  # (p, N)
+    counts = torch.poisson(torch.exp(design @ beta), generator=gen)
+    fit = poisson_glm(design, counts)
+    assert torch.allclose(fit, beta, atol=0.06)
+    silent = poisson_glm(design[:50], torch.zeros(50, 1, dtype=torch.float64))  # a unit that never fired
+    assert torch.isfinite(silent).all() and silent[-1, 0] < -10 and silent[:-1].abs().max() < 1e-3
 
 
 def test_collapse_is_detected(tmp_path):

@@ -38,8 +38,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from neurodyn.models.glm import fit_poisson_glm
-
 CONDITIONINGS = ("hyper", "input", "none")
 LIKELIHOODS = ("gaussian", "poisson")
 
@@ -57,6 +55,29 @@ class Batch:
 def gaussian_kl(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:
     """KL(N(mu_q, e^lv_q) ‖ N(mu_p, e^lv_p)) summed over the last dim."""
     return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1.0).sum(-1)
+
+
+def poisson_glm(design: torch.Tensor, counts: torch.Tensor, *, ridge: float = 1e-2, iterations: int = 25) -> torch.Tensor:
+    """Ridge-penalised Poisson regression of every channel at once by Newton's method.
+
+    design (n, p) with a constant column last, counts (n, N) → coefficients (p, N) of log E[count] = design @ β.
+    Starts from the log mean count (the intercept) with zero slopes; the penalty on the slopes (not the intercept)
+    keeps the few-trial fit finite, e.g. for a channel that never fired.
+    """
+    n, p = design.shape
+    beta = design.new_zeros(p, counts.shape[1])
+    beta[-1] = counts.mean(0).clamp(min=1e-3).log()
+    eye = ridge * n * torch.eye(p, device=design.device, dtype=design.dtype)
+    eye[-1, -1] = 0.0
+    for _ in range(iterations):
+        rate = (design @ beta).clamp(max=20.0).exp()  # (n, N)
+        grad = design.T @ (counts - rate) - eye @ beta  # (p, N)
+        hess = torch.einsum("ip,ic,iq->cpq", design, rate, design) + eye  # (N, p, p)
+        step = torch.linalg.solve(hess, grad.T[..., None])[..., 0].T
+        beta = beta + step
+        if float(step.abs().max()) < 1e-6:
+            break
+    return beta
 
 
 class LowRankHyperDynamics(nn.Module):
@@ -256,7 +277,7 @@ class MetaDynamicalSSM(nn.Module):
         self.shared_basis[: vt.shape[0]] = vt * scale[:, None]
 
     @torch.no_grad()
-    def init_transfer(self, d: int, y: torch.Tensor, *, glm_l2: float, glm_max_iter: int) -> None:
+    def init_transfer(self, d: int, y: torch.Tensor) -> None:
         """Start a new dataset's read-in/readout where the frozen pretrained encoders expect it: y (k, T, N).
 
         Few-shot transfer fits only these two maps through frozen nonlinear encoders (Vermani et al. 2025,
@@ -265,9 +286,7 @@ class MetaDynamicalSSM(nn.Module):
         Here the read-in sends the dataset's whitened, oriented principal plane onto the pretraining datasets'
         shared-space plane with its mean and spread (:meth:`record_shared_space`), and the readout starts as
         the regression of y on the posterior-mean latents the frozen encoders then infer (least squares for
-        Gaussian data; for counts the Poisson GLM :func:`neurodyn.models.glm.fit_poisson_glm` with penalty
-        ``glm_l2`` on standardised latents and ``glm_max_iter`` L-BFGS iterations), so training starts near a
-        good optimum.
+        Gaussian data, a Poisson GLM by Newton's method for counts), so training starts near a good optimum.
         """
         if not bool(self.shared_basis.abs().sum() > 0):  # a checkpoint without the record: principal init
             self.init_dataset(d, y)
@@ -281,20 +300,17 @@ class MetaDynamicalSSM(nn.Module):
         lengths = torch.full((y.shape[0],), y.shape[1], dtype=torch.long, device=y.device)
         e = self.embedding_posterior(d, y, lengths)[0] if self.embed_dim else None
         z = self.smooth(d, y, lengths, e).reshape(-1, self.latent_dim)
+        design = torch.cat([z, torch.ones_like(z[:, :1])], 1)  # (n, d_z + 1)
         target = y.reshape(-1, y.shape[-1])
         if self.likelihood == "gaussian":
-            design = torch.cat([z, torch.ones_like(z[:, :1])], 1)  # (n, d_z + 1)
             gram = design.T @ design
             ridge = 1e-6 * gram.diagonal().mean() * torch.eye(gram.shape[0], device=y.device, dtype=y.dtype)  # safety only
             beta = torch.linalg.solve(gram + ridge, design.T @ target)  # (d_z + 1, N)
             self.obs_logstd[d].copy_((target - design @ beta).std(0).clamp(min=1e-2).log())
-            self.readouts[d].weight.copy_(beta[:-1].T)
-            self.readouts[d].bias.copy_(beta[-1])
         else:
-            glm = fit_poisson_glm(z.double().cpu().numpy(), target.cpu().numpy(), l2=glm_l2, max_iter=glm_max_iter)
-            weight = glm["W"] / glm["sd"][:, None]  # (d_z, N): the fit is on standardised latents
-            self.readouts[d].weight.copy_(torch.as_tensor(weight.T))
-            self.readouts[d].bias.copy_(torch.as_tensor(glm["b"] - glm["mu"] @ weight))
+            beta = poisson_glm(design, target)
+        self.readouts[d].weight.copy_(beta[:-1].T)
+        self.readouts[d].bias.copy_(beta[-1])
 
     def load_pretrained(self, state_dict: dict[str, torch.Tensor]) -> None:
         """Strict ``load_state_dict`` that also accepts checkpoints written before the shared-space record (their

@@ -81,7 +81,7 @@ def main(argv: list[str]) -> int:
                 model.load_pretrained(checkpoint["state_dict"])
                 d = model.add_dataset(data.y.shape[-1])
                 model = model.to(device)
-                model.init_transfer(d, torch.as_tensor(data.y[chosen], device=device), glm_l2=fs["glm_l2"], glm_max_iter=fs["glm_max_iter"])
+                model.init_transfer(d, torch.as_tensor(data.y[chosen], device=device))
                 for p in model.parameters():
                     p.requires_grad_(False)
                 trainable = model.dataset_parameters(d)
