@@ -3,13 +3,25 @@
 import sys
 
 from neurodyn import config as ndc
+from neurodyn.data.sources import SessionSources
 from neurodyn.errors import InputError
+
+# Everything a config or lock file holds is checked before any job is planned, each problem one line:
+# config.yaml by neurodyn's strict reader (YAML syntax with line and column, duplicate keys, no YTE template)
+# before Snakemake loads it; the --configfile overlays, which Snakemake has parsed already, re-read the same way;
+# then the merged config against the schema, and the lock file (neurodyn.data.lock.read_lock) by SessionSources.
+try:
+    for _file in ["config.yaml", *workflow.config_settings.configfiles]:
+        ndc.read_config_file(_file)
+except InputError as err:
+    sys.exit(f"neurodyn: config error: {err.line()}")
 
 configfile: "config.yaml"
 
 try:
     ndc.validate(config, where="config (config.yaml + overlays)")
     ndc.check_references(config, where="config (config.yaml + overlays)")
+    SOURCES = SessionSources(config)
 except InputError as err:
     sys.exit(f"neurodyn: config error: {err.line()}")
 

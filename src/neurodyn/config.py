@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,96 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def read_yaml(text: str) -> Any:
     """yaml.safe_load, with the C loader when available (same results for safe YAML)."""
     return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
+
+
+# Names that become file names and command-line arguments. One pattern each, used by the schema (a test keeps
+# workflow/schemas in sync), the Snakefile's wildcard constraints and the readers of the lock file.
+# DANDI's own asset shape: sub-<label>/<name>.nwb, letters, digits and _.+- only (no spaces, no $, no ..).
+ASSET_PATH_PATTERN = r"^sub-[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+\.nwb$"
+# sessions, pairs, experiments, families, variants: one path component, never starting with . or -
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+
+
+def check_asset_path(path: Any, where: str, field: str) -> str:
+    """``path`` if it has DANDI's asset shape, else InputError naming ``field``."""
+    if not isinstance(path, str) or not re.match(ASSET_PATH_PATTERN, path):
+        raise InputError(where, field, "an asset path sub-<label>/<name>.nwb of letters, digits and _.+- only", got=path)
+    return path
+
+
+def check_name(name: Any, where: str, field: str) -> str:
+    if not isinstance(name, str) or not re.match(NAME_PATTERN, name):
+        raise InputError(where, field, "a name of letters, digits and _.+- (not starting with . or -)", got=name)
+    return name
+
+
+class _StrictLoader(_LOADER):
+    """The safe loader, refusing duplicate keys (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                continue  # the base constructor reports unhashable keys itself
+            if key in seen:
+                mark = key_node.start_mark
+                raise _DuplicateKey(key, mark.line + 1, mark.column + 1, seen[key])
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, line, column, first_line):
+        super().__init__(key)
+        self.key, self.line, self.column, self.first_line = key, line, column, first_line
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """One config file, strictly: a YAML mapping, no duplicate keys, no YTE template.
+
+    Every problem is one InputError line naming the file (and for syntax errors its line and column).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "", "a YAML config file (no such file)")
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506 (a safe loader)
+    except _DuplicateKey as dup:
+        raise InputError(path, f"line {dup.line}, column {dup.column}",
+                         f"each key once per mapping ({dup.key!r} is already set on line {dup.first_line})") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(path, where, f"valid YAML ({err.problem or err.context})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise InputError(path, "", f"valid UTF-8 YAML ({type(err).__name__})") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise InputError(path, "(top level)", "a mapping of config keys", got=type(doc).__name__)
+    if "__use_yte__" in doc:
+        # YTE templates evaluate Python expressions; a config must be data
+        raise InputError(path, "__use_yte__", "plain YAML (neurodyn configs are data, not YTE templates)")
+    return doc
+
+
+def check_finite(node: Any, where: str, path: str = "") -> None:
+    """No NaN or infinity anywhere (YAML .nan / .inf, or --config x=nan): every number must be a number."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise InputError(where, path or "(top level)", "a finite number", got=node)
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            check_finite(value, where, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            check_finite(value, where, f"{path}[{i}]")
+
+
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 
 
@@ -70,6 +162,9 @@ def _describe(error) -> tuple[str, str, object]:
     if error.validator == "required":
         missing = error.message.split("'")[1]
         return (f"{path}.{missing}" if path != "(top level)" else missing), "this key to be present", None
+    if "propertyNames" in error.schema_path:  # a key name (session, pair, ...) that breaks the name pattern
+        return (f"{path}.{error.instance}" if path != "(top level)" else str(error.instance),
+                f"a key name matching {error.validator_value}", None)
     expected = {
         "type": f"{error.validator_value}",
         "enum": f"one of {error.validator_value}",
@@ -79,15 +174,36 @@ def _describe(error) -> tuple[str, str, object]:
         "pattern": f"text matching {error.validator_value}",
         "minItems": f"at least {error.validator_value} items",
     }.get(error.validator, error.message)
+    if error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
+        expected += " — a nested --config value is always text; put it in a --configfile overlay instead"
     return path, expected, error.instance
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return text in ("true", "false", "True", "False")
+    return True
+
+
+def _strict_validator():
+    """Draft 2020-12 with one change: an integer is an int, not a float that happens to be whole (5.0)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(base, type_checker=checker)
 
 
 def validate(config: Mapping[str, Any], where: str = "config", schema: Mapping | None = None) -> None:
     """Raise InputError (one line, with the key's dotted path) unless ``config`` matches the schema."""
     import jsonschema
 
+    check_finite(config, where)
     schema = schema or load_schema()
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = _strict_validator()(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         field, expected, got = _describe(errors[0])
@@ -98,13 +214,7 @@ def load(*paths: str | os.PathLike) -> dict[str, Any]:
     """Load and merge config files in order, then validate the result."""
     config: dict[str, Any] = {}
     for path in paths:
-        path = Path(path)
-        if not path.exists():
-            raise InputError(path, "", "a YAML config file (no such file)")
-        try:
-            config = merge(config, read_yaml(path.read_text()) or {})
-        except yaml.YAMLError as err:
-            raise InputError(path, "", f"valid YAML ({err.__class__.__name__})") from err
+        config = merge(config, read_config_file(path))
     where = " + ".join(str(p) for p in paths)
     validate(config, where=where)
     check_references(config, where=where)

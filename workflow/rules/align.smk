@@ -25,8 +25,8 @@ rule erdiff_experiment:
     conda:
         ENV
     shell:
-        "neurodyn align erdiff-experiment --source-session {input.source_session} --target-session {input.target_session}"
-        " --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
+        "neurodyn align erdiff-experiment --source-session {input.source_session:q} --target-session {input.target_session:q}"
+        " --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 # === Meta-dynamical SSM ===

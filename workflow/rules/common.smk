@@ -1,23 +1,31 @@
 # Helpers shared across the workflow (paths, config slices passed to the CLI, what is available offline).
 import json
-import shlex
 from pathlib import Path
-
-from neurodyn.data.sources import SessionSources
 
 ENV = "../../envs/neurodyn.yaml"
 RAW_DIR = config["dandi"]["raw_dir"]
-SOURCES = SessionSources(config)
-MIRROR_ARG = f"--mirror {shlex.quote(config['mirror'])}" if config["mirror"] else ""
-OFFLINE_ARG = "--offline" if config["offline"] else ""
+# SOURCES (neurodyn.data.sources.SessionSources) is made in the Snakefile, where a bad lock file stops the run
 # Scorecard fragments (results/scorecard/<paper>.json): each paper's rule file appends the ones it produces;
 # rule `scorecard` (report.smk) joins them with src/neurodyn/report/published/*.yaml.
 SCORECARD_FRAGMENTS = []
 
 
 def as_arg(value):
-    """A config slice as one shell-quoted JSON argument (params: a change re-runs only the jobs using it)."""
-    return shlex.quote(json.dumps(value, sort_keys=True, separators=(",", ":")))
+    """A config slice as one JSON text (params: a change re-runs only the jobs using it).
+
+    Shell lines quote it as every other value, ``{params.x:q}``: nothing from config reaches the shell unquoted.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def optional_arg(name, values):
+    """``[name, *values]`` when there are values, else nothing: an optional list argument, quoted by ``:q``."""
+    values = [values] if isinstance(values, str) else list(values)
+    return [name, *values] if values else []
+
+
+MIRROR_ARG = optional_arg("--mirror", [config["mirror"]] if config["mirror"] else [])
+OFFLINE_ARG = ["--offline"] if config["offline"] else []
 
 
 def session_store(name):

@@ -1,10 +1,11 @@
 # Data stage: download (local rule: compute nodes are often offline), lock, convert NWB -> zarr session stores.
 
 
+# the config schema's own patterns (neurodyn.config), unanchored as Snakemake wants them
 wildcard_constraints:
     dandiset="[0-9]{6}",
-    asset_path="sub-[^/]*/[^ ]*[.]nwb",
-    session="[A-Za-z0-9_-]*",
+    asset_path=ndc.ASSET_PATH_PATTERN[1:-1],
+    session=ndc.NAME_PATTERN[1:-1],
 
 
 localrules:
@@ -26,7 +27,7 @@ rule download_asset:
     conda:
         ENV
     shell:
-        "neurodyn download --asset {params.asset} --dandi {params.dandi} {params.mirror} {params.offline} --out {output} 2> {log}"
+        "neurodyn download --asset {params.asset:q} --dandi {params.dandi:q} {params.mirror:q} {params.offline:q} --out {output:q} 2> {log:q}"
 
 
 # Not part of `rule all`: run it on purpose, online, once (`snakemake --cores 1 config/dandi.lock.yaml`), and
@@ -42,7 +43,7 @@ rule lock_dandisets:
     conda:
         ENV
     shell:
-        "neurodyn lock --unpinned {params.unpinned} --dandi {params.dandi} --out {output} 2> {log}"
+        "neurodyn lock --unpinned {params.unpinned:q} --dandi {params.dandi:q} --out {output:q} 2> {log:q}"
 
 
 rule convert_session:
@@ -61,4 +62,4 @@ rule convert_session:
     conda:
         ENV
     shell:
-        "neurodyn convert --input {input} --spec {params.spec} --out {output} 2> {log}"
+        "neurodyn convert --input {input:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"

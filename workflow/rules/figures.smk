@@ -17,7 +17,7 @@ rule overview_figure:
     conda:
         ENV
     shell:
-        "neurodyn overview figure --session {input} --trials {params.trials} --smooth-ms {params.smooth} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn overview figure --session {input:q} --trials {params.trials:q} --smooth-ms {params.smooth:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 rule dataset_table:
@@ -31,7 +31,7 @@ rule dataset_table:
     conda:
         ENV
     shell:
-        "neurodyn overview table --sessions {input} --csv {output.csv} --md {output.md} 2> {log}"
+        "neurodyn overview table --sessions {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 TARGETS += expand("results/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)
@@ -58,7 +58,7 @@ rule erdiff_table1:
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-table1 --runs {params.runs} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+        "neurodyn table erdiff-table1 --runs {params.runs:q} --spec {params.spec:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 rule erdiff_table2:
@@ -75,7 +75,7 @@ rule erdiff_table2:
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-table2 --runs {params.runs} --spec {params.spec} --csv {output.csv} --md {output.md} 2> {log}"
+        "neurodyn table erdiff-table2 --runs {params.runs:q} --spec {params.spec:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
 rule erdiff_synthetic:
@@ -96,8 +96,8 @@ rule erdiff_synthetic:
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-synthetic --runs {params.runs} --sources {params.sources} --spec {params.spec} --sim {params.sim}"
-        " --csv {output.csv} --md {output.md} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure erdiff-synthetic --runs {params.runs:q} --sources {params.sources:q} --spec {params.spec:q} --sim {params.sim:q}"
+        " --csv {output.csv:q} --md {output.md:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 rule erdiff_latents_figure:
@@ -115,8 +115,8 @@ rule erdiff_latents_figure:
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-latents --source-run {params.source} --runs {params.runs} --spec {params.spec}"
-        " --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure erdiff-latents --source-run {params.source:q} --runs {params.runs:q} --spec {params.spec:q}"
+        " --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 rule erdiff_robustness_figure:
@@ -133,7 +133,7 @@ rule erdiff_robustness_figure:
     conda:
         ENV
     shell:
-        "neurodyn figure erdiff-robustness --runs {params.runs} --spec {params.spec} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure erdiff-robustness --runs {params.runs:q} --spec {params.spec:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 if ERD:
@@ -157,7 +157,7 @@ rule metadyn_figure:
     params:
         which=lambda w: MD_NAME_TO_WHICH[w.md_fig],
         manifest=lambda w: as_arg(md_manifest(MD_NAME_TO_WHICH[w.md_fig])),
-        caption=lambda w: shlex.quote(MD_FIGURES[MD_NAME_TO_WHICH[w.md_fig]][1]),
+        caption=lambda w: MD_FIGURES[MD_NAME_TO_WHICH[w.md_fig]][1],
     wildcard_constraints:
         md_fig="|".join(name for name, _ in MD_FIGURES.values()),
     log:
@@ -165,7 +165,7 @@ rule metadyn_figure:
     conda:
         ENV
     shell:
-        "neurodyn figure metadyn {params.which} --manifest {params.manifest} --caption {params.caption} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure metadyn {params.which:q} --manifest {params.manifest:q} --caption {params.caption:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 rule metadyn_fewshot_tables:
@@ -183,8 +183,8 @@ rule metadyn_fewshot_tables:
     conda:
         ENV
     shell:
-        "neurodyn table metadyn fewshot --manifest {params.manifest} --recon-csv {output.recon_csv} --recon-md {output.recon_md}"
-        " --forecast-csv {output.forecast_csv} --forecast-md {output.forecast_md} 2> {log}"
+        "neurodyn table metadyn fewshot --manifest {params.manifest:q} --recon-csv {output.recon_csv:q} --recon-md {output.recon_md:q}"
+        " --forecast-csv {output.forecast_csv:q} --forecast-md {output.forecast_md:q} 2> {log:q}"
 
 
 for _which, (_name, _) in MD_FIGURES.items():
@@ -209,8 +209,8 @@ rule dcf_figure:
         dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",
     params:
         fig=DCF_FIGURE_PARAMS,
-        baselines=lambda w, input: ("--baseline-runs " + " ".join(input.baselines)) if input.baselines else "",
-        sessions=lambda w, input: ("--sessions " + " ".join(input.sessions)) if input.sessions else "",
+        baselines=lambda w, input: optional_arg("--baseline-runs", input.baselines),
+        sessions=lambda w, input: optional_arg("--sessions", input.sessions),
     log:
         "results/logs/dcf/figure_{dcf_figure}.log",
     benchmark:
@@ -218,7 +218,7 @@ rule dcf_figure:
     conda:
         ENV
     shell:
-        "neurodyn figure dcf {wildcards.dcf_figure} --runs {input.runs} {params.baselines} {params.sessions} --params {params.fig} --out {output.pdf} --png {output.png} 2> {log}"
+        "neurodyn figure dcf {wildcards.dcf_figure:q} --runs {input.runs:q} {params.baselines:q} {params.sessions:q} --params {params.fig:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
 TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_figure_ok(w)]

@@ -25,7 +25,7 @@ rule scorecard:
     conda:
         ENV
     shell:
-        "neurodyn scorecard --published-dir {params.published_dir} --fragments {input.fragments} --out {output.md} --csv {output.csv} 2> {log}"
+        "neurodyn scorecard --published-dir {params.published_dir:q} --fragments {input.fragments:q} --out {output.md:q} --csv {output.csv:q} 2> {log:q}"
 
 
 TARGETS.append("results/scorecard.md")
@@ -45,7 +45,7 @@ rule erdiff_scorecard_fragment:
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-scorecard --runs {params.runs} --spec {params.spec} --out {output} 2> {log}"
+        "neurodyn table erdiff-scorecard --runs {params.runs:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 if ERD:
@@ -70,7 +70,7 @@ rule metadyn_scorecard:
     conda:
         ENV
     shell:
-        "neurodyn table metadyn scorecard --manifest {params.manifest} --out {output} 2> {log}"
+        "neurodyn table metadyn scorecard --manifest {params.manifest:q} --out {output:q} 2> {log:q}"
 
 
 if MD_BUILD["fig3"] and MD_BUILD["fewshot"]:
@@ -104,9 +104,9 @@ rule dcf_tables:
         scorecard="results/scorecard/dcf.json",
     params:
         table=DCF_TABLE_PARAMS,
-        ball=lambda w, input: ("--ball-runs " + " ".join(input.ball)) if input.ball else "",
-        videos=lambda w, input: ("--video-runs " + " ".join(input.videos)) if input.videos else "",
-        seeds=lambda w, input: ("--baseline-seed-runs " + " ".join(input.baseline_seeds)) if input.baseline_seeds else "",
+        ball=lambda w, input: optional_arg("--ball-runs", input.ball),
+        videos=lambda w, input: optional_arg("--video-runs", input.videos),
+        seeds=lambda w, input: optional_arg("--baseline-seed-runs", input.baseline_seeds),
     log:
         "results/logs/dcf/tables.log",
     benchmark:
@@ -116,7 +116,7 @@ rule dcf_tables:
     conda:
         ENV
     shell:
-        "neurodyn table dcf --params {params.table} --sessions {input.sessions} --dcf-runs {input.dcf} --baseline-runs {input.baselines} {params.seeds} {params.ball} {params.videos} --out-dir results/tables/dcf --scorecard {output.scorecard} 2> {log}"
+        "neurodyn table dcf --params {params.table:q} --sessions {input.sessions:q} --dcf-runs {input.dcf:q} --baseline-runs {input.baselines:q} {params.seeds:q} {params.ball:q} {params.videos:q} --out-dir results/tables/dcf --scorecard {output.scorecard:q} 2> {log:q}"
 
 
 if DCF_NEURAL_OK:

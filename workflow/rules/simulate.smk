@@ -14,4 +14,4 @@ rule simulate_session:
     conda:
         ENV
     shell:
-        "neurodyn simulate {params.generator} --params {params.params} --seed {params.seed} --name {wildcards.session} --out {output} 2> {log}"
+        "neurodyn simulate {params.generator:q} --params {params.params:q} --seed {params.seed:q} --name {wildcards.session:q} --out {output:q} 2> {log:q}"

@@ -9,14 +9,14 @@
 
 
 wildcard_constraints:
-    erd_pair="[A-Za-z0-9_]+",
+    erd_pair=ndc.NAME_PATTERN[1:-1],
     erd_dim="[0-9]+",
     erd_seed="[0-9]+",
 
 
 # === Meta-dynamical SSM ===
 wildcard_constraints:
-    md_exp="[A-Za-z0-9_]+",
+    md_exp=ndc.NAME_PATTERN[1:-1],
     md_variant="meta|input|shared|single",
     md_seed="[0-9]+",
 
@@ -37,7 +37,7 @@ rule metadyn_train:
     conda:
         ENV
     shell:
-        "neurodyn train metadyn --sessions {input} --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
+        "neurodyn train metadyn --sessions {input:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 # === DCF ===
@@ -67,7 +67,7 @@ rule dcf_train_ball:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind video --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf --kind video --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_neural:
@@ -88,7 +88,7 @@ rule dcf_train_neural:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind neural --params {params.fit} --sessions {input} --seed {wildcards.dcf_seed} --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf --kind neural --params {params.fit:q} --sessions {input:q} --seed {wildcards.dcf_seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural:
@@ -111,7 +111,7 @@ rule dcf_baseline_neural:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind neural --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural_seed:
@@ -134,7 +134,7 @@ rule dcf_baseline_neural_seed:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind neural --params {params.fit} --sessions {input} --seed {wildcards.dcf_seed} --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {wildcards.dcf_seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_ball:
@@ -157,7 +157,7 @@ rule dcf_baseline_ball:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method} --kind video --params {params.fit} --sessions {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind video --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_user_video:
@@ -178,6 +178,6 @@ rule dcf_train_user_video:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind video --params {params.fit} --frames {input} --seed 0 --device {params.device} --out {output} 2> {log}"
+        "neurodyn train dcf --kind video --params {params.fit:q} --frames {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
 
 

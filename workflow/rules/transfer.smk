@@ -15,7 +15,7 @@ rule metadyn_transfer:
         directory("results/runs/metadyn/transfer/{md_exp}/{md_variant}/seed{md_seed}"),
     params:
         p=lambda w: as_arg(md_transfer_params(w.md_exp, w.md_variant)),
-        pretrained=lambda w, input: f"--pretrained {input.pretrained[0]}" if input.pretrained else "",
+        pretrained=lambda w, input: optional_arg("--pretrained", input.pretrained[:1]),
         seed=lambda w: _md_seed(config["seed"], "metadyn", w.md_exp, w.md_seed),
     log:
         "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
@@ -25,7 +25,7 @@ rule metadyn_transfer:
     conda:
         ENV
     shell:
-        "neurodyn transfer metadyn --targets {input.targets} {params.pretrained} --params {params.p} --seed {params.seed} --threads {threads} --out {output} 2> {log}"
+        "neurodyn transfer metadyn --targets {input.targets:q} {params.pretrained:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 # === DCF ===

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from neurodyn.config import parse_params
+from neurodyn.data.paths import contained_raw_path
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import atomic_path
 
@@ -401,6 +402,20 @@ def fetch(spec: AssetSpec, out: str | os.PathLike, settings: DandiSettings, *, m
     return "dandi"
 
 
+def check_out_path(out: str | os.PathLike, spec: AssetSpec, raw_dir: str | None) -> None:
+    """The asset path comes from a config or lock file: it must have DANDI's shape, and ``out`` must be its place
+    ``<raw_dir>/<dandiset>/<path>`` (or at least end so, when the caller passes no raw_dir)."""
+    expected = contained_raw_path(raw_dir or ".", spec.dandiset, spec.path)
+    out = Path(out)
+    if raw_dir is not None:
+        ok = out.resolve() == expected.resolve()
+    else:
+        tail = Path(spec.dandiset, spec.path).parts
+        ok = out.parts[-len(tail):] == tail
+    if not ok:
+        raise InputError("--out", "", f"the asset's place under dandi.raw_dir (<raw_dir>/{spec.dandiset}/{spec.path})", got=str(out))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn download", description=__doc__.splitlines()[0])
     parser.add_argument("--asset", required=True, help="asset spec as JSON (dandiset, version, path[, asset_id, size, sha256, etag])")
@@ -410,7 +425,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="where the verified file lands (<raw_dir>/<dandiset>/<path>)")
     args = parser.parse_args(argv)
     spec = AssetSpec.from_mapping(parse_params(args.asset, "--asset"))
-    settings = DandiSettings.from_mapping(parse_params(args.dandi, "--dandi"))
+    dandi = parse_params(args.dandi, "--dandi")
+    settings = DandiSettings.from_mapping(dandi)
+    check_out_path(args.out, spec, dandi.get("raw_dir"))
     try:
         fetch(spec, args.out, settings, mirror=args.mirror, offline=args.offline)
     except FetchError as err:

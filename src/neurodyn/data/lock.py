@@ -21,12 +21,12 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-from neurodyn.config import parse_params
-from neurodyn.data.download import AssetSpec, DandiSettings, FetchError, _with_retries, open_client, resolve
+from neurodyn.config import ROOT, check_asset_path, load_schema, parse_params, read_config_file, validate
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import write_text
 
@@ -35,6 +35,29 @@ HEADER = """\
 # Pins every asset of the unpinned dandisets in config.yaml (section `unpinned`) to one version, asset id,
 # size, sha256 and dandi-etag, so downloads of these assets are verified exactly like the NLB assets.
 """
+
+
+LOCK_SCHEMA = ROOT / "workflow" / "schemas" / "lock.schema.yaml"
+
+
+def read_lock(path: str | Path) -> dict[str, Any]:
+    """The lock file, checked: its schema, and each entry's ``path`` equal to its key's path part.
+
+    A missing file is an empty lock (nothing pinned yet). Every problem is one InputError naming the key.
+    """
+    path = Path(path)
+    if not path.exists():
+        return {}
+    doc = read_config_file(path)
+    if not doc:
+        return {}
+    validate(doc, where=str(path), schema=load_schema(LOCK_SCHEMA))
+    for key, entry in doc["assets"].items():
+        dandiset, _, asset_path = key.partition("/")
+        if entry["path"] != asset_path:
+            raise InputError(path, f"assets.{key}.path", f"the asset path of its key ({asset_path!r})", got=entry["path"])
+        check_asset_path(entry["path"], str(path), f"assets.{key}.path")
+    return doc
 
 
 def _check_unpinned(unpinned: Mapping[str, Any], where: str) -> None:
@@ -51,8 +74,10 @@ def _check_unpinned(unpinned: Mapping[str, Any], where: str) -> None:
             raise InputError(where, f"{dandiset}.version", "a version string or null", got=version)
 
 
-def lock(unpinned: Mapping[str, Any], settings: DandiSettings, *, log=None) -> dict[str, Any]:
+def lock(unpinned: Mapping[str, Any], settings, *, log=None) -> dict[str, Any]:
     """The lock file's content for ``unpinned`` (config section), resolved through the archive."""
+    from neurodyn.data.download import AssetSpec, _with_retries, open_client, resolve
+
     log = log or sys.stderr
     _check_unpinned(unpinned, "--unpinned")
     client = open_client(settings, "neurodyn lock", log=log)
@@ -60,6 +85,7 @@ def lock(unpinned: Mapping[str, Any], settings: DandiSettings, *, log=None) -> d
     versions: dict[str, str] = {}
     for dandiset, entry in sorted(unpinned.items()):
         for path in entry["assets"]:
+            check_asset_path(path, where="--unpinned", field=f"{dandiset}.assets")
             spec = AssetSpec(dandiset=dandiset, path=path, version=entry.get("version"))
             archive, _url = _with_retries(
                 settings, lambda spec=spec: resolve(client, spec),
@@ -89,6 +115,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dandi", required=True, help="the config section `dandi` as JSON")
     parser.add_argument("--out", required=True, help="the lock file (config: dandi.lock_file)")
     args = parser.parse_args(argv)
+    from neurodyn.data.download import DandiSettings, FetchError
+
     unpinned = parse_params(args.unpinned, "--unpinned")
     settings = DandiSettings.from_mapping(parse_params(args.dandi, "--dandi"))
     try:

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from neurodyn.config import check_name
+from neurodyn.data.lock import read_lock
+from neurodyn.data.paths import contained, contained_raw_path
 from neurodyn.errors import InputError
 from neurodyn.utils.seed import derive_seed
 
@@ -48,6 +49,11 @@ class SessionSources:
         self.sessions = {**family_sessions(config), **config["sessions"]}
         self.raw_dir = Path(config["dandi"]["raw_dir"])
         self.mirror = config.get("mirror")
+        self._lock = read_lock(config["dandi"]["lock_file"])  # checked now: a bad lock file stops the plan
+        for name in self.sessions:  # every path a session names, checked before any job is planned
+            check_name(name, "config", f"sessions.{name}")
+            if self.kind(name) != "simulate":
+                self.input_file(name)
 
     # -- lookups ---------------------------------------------------------------------------------------------
     def spec(self, session: str) -> Mapping[str, Any]:
@@ -59,10 +65,11 @@ class SessionSources:
         return next(iter(self.spec(session)["source"]))
 
     def lock(self) -> dict[str, Any]:
-        path = Path(self.config["dandi"]["lock_file"])
-        from neurodyn.config import read_yaml
+        return self._lock
 
-        return read_yaml(path.read_text()) or {} if path.exists() else {}
+    def raw_path(self, dandiset: str, asset_path: str) -> Path:
+        """Where a download lands: ``raw_dir/<dandiset>/<asset path>``, refused unless it stays under raw_dir."""
+        return contained_raw_path(self.raw_dir, dandiset, asset_path)
 
     def unpinned(self) -> dict[str, Any]:
         return dict(self.config.get("unpinned", {}))
@@ -96,11 +103,14 @@ class SessionSources:
         kind = self.kind(session)
         if kind in ("dandi", "locked"):
             asset = self._dandi_asset(session)
-            return str(self.raw_dir / asset["dandiset"] / asset["path"])
+            try:
+                return str(self.raw_path(asset["dandiset"], asset["path"]))
+            except InputError as err:
+                raise InputError("config", f"sessions.{session}.source ({asset['dandiset']}/{asset['path']})", err.expected) from None
         if kind == "mirror":
             root = Path(self.mirror) if self.mirror else Path("MIRROR-NOT-CONFIGURED")
-            files = self.mirror_files(session)
-            return str(root / files[0]) if len(files) == 1 else [str(root / f) for f in files]
+            files = [str(contained(root, f, "config", f"sessions.{session}.source.mirror.file")) for f in self.mirror_files(session)]
+            return files[0] if len(files) == 1 else files
         return f"results/simulated/{session}.nwb"
 
     def mirror_files(self, session: str) -> list[str]:
