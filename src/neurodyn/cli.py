@@ -12,6 +12,7 @@ import ast
 import importlib
 import importlib.util
 import pkgutil
+import signal
 import sys
 
 from neurodyn.errors import InputError
@@ -66,6 +67,18 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+class Terminated(SystemExit):
+    """SIGTERM as an exception: ``finally`` blocks and atomic writers remove their temporary outputs."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, _frame):
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in {"-h", "--help"}:
@@ -91,13 +104,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"neurodyn: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    # a scheduler's SIGTERM (time limit, scancel) unwinds like an error, so nothing half-written stays behind;
+    # training loops install their own handler meanwhile (save the resume state, exit 75)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(importlib.import_module(module_name).main(rest) or 0)
     except InputError as err:
         print(f"neurodyn {stage}: error: {err.line()}", file=sys.stderr)
         return 2
+    except Terminated as stop:
+        print(f"neurodyn {stage}: stopped by {signal.Signals(stop.signum).name}; its unfinished output was removed", file=sys.stderr)
+        return int(stop.code)
     except KeyboardInterrupt:
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

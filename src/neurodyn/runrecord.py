@@ -16,30 +16,72 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from neurodyn.errors import InputError
-from neurodyn.utils.atomic import remove, write_text
+from neurodyn.utils.atomic import WRITER, _swap_in, check_replaceable, mark, remove, write_text
 
 
-def config_hash(config: Mapping[str, Any], seed: int) -> str:
-    return hashlib.sha256(json.dumps({"config": config, "seed": seed}, sort_keys=True).encode()).hexdigest()[:16]
+def config_hash(config: Mapping[str, Any], seed: int, inputs: Mapping[str, str] | None = None) -> str:
+    """The resume key: config slice, seed and the fingerprints of what the run reads (see ``fingerprint``)."""
+    key = {"config": config, "seed": seed, **({"inputs": dict(inputs)} if inputs else {})}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """What identifies an input's content, cheaply.
+
+    A session store: its ``attrs.fingerprint`` (the digest of the raw file the converter read and the convert
+    spec; stores from before it: the digest of its attributes, which hold both). A run record: the digest of its
+    run.json, config.json and metrics.json. A file: its sha256.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    if (path / ".zattrs").is_file():
+        attrs = json.loads((path / ".zattrs").read_text())
+        if attrs.get("fingerprint"):
+            return str(attrs["fingerprint"])
+        digest.update((path / ".zattrs").read_bytes())
+    elif path.is_dir():
+        for name in ("run.json", "config.json", "metrics.json"):
+            if (path / name).is_file():
+                digest.update((path / name).read_bytes())
+    elif path.is_file():
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    else:
+        raise InputError(path, "", "an input of the run (no such file or store)")
+    return digest.hexdigest()
 
 
 class RunRecord:
-    """Create with the output folder, the config slice and the seed; ``finish(metrics)`` publishes it."""
+    """Create with the output folder, the config slice, the seed and the inputs; ``finish(metrics)`` publishes it.
 
-    def __init__(self, out: str | os.PathLike, config: Mapping[str, Any], seed: int, *, device: str = "cpu"):
+    ``inputs`` (session stores, a pretrained run record, a frames file) are fingerprinted: resume state is kept
+    only for the same config, seed and input content, so a store re-converted since the checkpoint starts the
+    training afresh. ``out`` must be free or a run record neurodyn wrote, and not one of the inputs.
+    """
+
+    def __init__(self, out: str | os.PathLike, config: Mapping[str, Any], seed: int, *, device: str = "cpu",
+                 inputs: Iterable[str | os.PathLike] = ()):
         self.out = Path(out)
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.config, self.seed, self.device = dict(config), int(seed), device
+        self.inputs = [str(p) for p in inputs]
+        self.resumed_from: int | None = None  # set by the training loop when it continues a resume state
         self.t0 = time.time()
-        tag = config_hash(self.config, self.seed)
+        check_replaceable(self.out, self.inputs, what="run record")
+        self.fingerprints = {p: fingerprint(p) for p in self.inputs}
+        tag = config_hash(self.config, self.seed, self.fingerprints)
         marker = self.partial / "config-hash"
-        if self.partial.exists() and (not marker.exists() or marker.read_text() != tag):
-            remove(self.partial)  # resume state of another config: never mix it in
+        if self.partial.exists():
+            if not marker.is_file():
+                check_replaceable(self.partial, what="run record's working folder")
+            if not marker.is_file() or marker.read_text() != tag:
+                remove(self.partial)  # resume state of another config or other inputs: never mix it in
         self.partial.mkdir(parents=True, exist_ok=True)
         marker.write_text(tag)
 
@@ -67,8 +109,10 @@ class RunRecord:
         import numpy
 
         run = {
+            "written_by": WRITER,
             "seed": self.seed,
             "device": self.device,
+            "inputs": self.fingerprints,
             "wall_time_s": round(time.time() - self.t0, 3),
             "python": platform.python_version(),
             "numpy": numpy.__version__,
@@ -77,6 +121,8 @@ class RunRecord:
             "scheduler": scheduler_environment(),
             **info,
         }
+        if self.resumed_from is not None:
+            run["resumed_from"] = self.resumed_from
         try:
             import torch
 
@@ -87,9 +133,9 @@ class RunRecord:
         for leftover in ("resume-state.pt", "config-hash"):
             if (self.partial / leftover).exists():
                 (self.partial / leftover).unlink()
-        if self.out.exists():
-            remove(self.out)
-        os.replace(self.partial, self.out)
+        mark(self.partial)
+        check_replaceable(self.out, self.inputs, what="run record")
+        _swap_in(self.partial, self.out)
         return self.out
 
 

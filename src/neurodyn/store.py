@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,7 @@ def make_session(
         "window_ms": [float(time_ms[0]), float(time_ms[-1] + bin_ms)],
         "source": dict(source),
         "converter_version": CONVERTER_VERSION,
+        "written_by": "neurodyn",
     }
     all_attrs.update(attrs or {})
     return xr.Dataset(data_vars, coords=coords, attrs=_jsonable(all_attrs))
@@ -118,7 +119,8 @@ def validate(ds: xr.Dataset, where: str | os.PathLike = "session") -> None:
 
 
 def write_session(
-    ds: xr.Dataset, path: str | os.PathLike, *, fill: Callable[[Path, Mapping[str, tuple[int, ...]]], None] | None = None
+    ds: xr.Dataset, path: str | os.PathLike, *, fill: Callable[[Path, Mapping[str, tuple[int, ...]]], None] | None = None,
+    inputs: Iterable[str | os.PathLike] = (),
 ) -> Path:
     """Validate and write ``ds`` to ``path`` (a ``.zarr`` directory) atomically.
 
@@ -130,7 +132,7 @@ def write_session(
     validate(ds, path)
     path = Path(path)
     encoding = {v: {"chunks": _chunks(ds[v])} for v in ds.data_vars}
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=inputs) as tmp:
         ds.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2, encoding=encoding)
         if fill is not None:
             fill(tmp, {v: enc["chunks"] for v, enc in encoding.items()})

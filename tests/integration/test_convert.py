@@ -94,7 +94,9 @@ def nlb_like(shared_data, tmp_path_factory):
 
 
 def test_train_style_file_matches_nlb_tools(nlb_like, tmp_path):
-    ds = open_session(convert([nlb_like], session_spec("mc_maze_train"), tmp_path / "s.zarr")).load()
+    spec = session_spec("mc_maze_train")
+    spec["provenance"] = {"file": "nlb_like.nwb (built by tests/integration/nlb_like.py, not the pinned asset)"}
+    ds = open_session(convert([nlb_like], spec, tmp_path / "s.zarr")).load()
     held = ds.heldout.values
     assert held.sum() == 45 and (~held).sum() == 137
     tv = np.isin(ds.split.values, ["train", "val"])

@@ -70,7 +70,7 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
     target = load_trials(target_session, behaviour=params["behaviour"], need_behaviour=not synthetic)
     if source.x.shape[1] != target.x.shape[1]:
         raise InputError(target_session, "time", f"{source.x.shape[1]} bins like the source session", got=target.x.shape[1])
-    job = RunRecord(out, params, seed, device=describe(device))
+    job = RunRecord(out, params, seed, device=describe(device), inputs=[source_session, target_session])
     root = job.partial
     cpu: dict[str, float] = {}
 

@@ -82,18 +82,22 @@ def window_offsets(first: np.ndarray, n_bins: int) -> np.ndarray:
 
 def count_spikes(
     spike_times_s: np.ndarray, first: np.ndarray, n_bins: int, bin_ms: int, lo: np.ndarray, hi: np.ndarray,
-    offsets: np.ndarray | None = None,
+    offsets: np.ndarray | None = None, stats: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Counts of one unit in every window at once.
 
     spike_times_s: (S,) seconds; first: (T,) first bin index per window; n_bins: bins per window; lo, hi: the
     unit's observed 1 ms bins (spikes in unobserved milliseconds are dropped, as nlb_tools' NaN-then-sum does).
-    offsets: ``window_offsets(first, n_bins)``, computed once for all units.
+    offsets: ``window_offsets(first, n_bins)``, computed once for all units. stats: when given, its
+    ``outside_obs_intervals`` count grows by the spikes dropped because their millisecond is unobserved.
     Returns (T, n_bins) int64. One bincount over the span of all windows, then a gather (windows may overlap);
     for a span too long to hold as a histogram, a searchsorted of the sorted bins against all window edges.
     """
     ms = spike_ms_index(spike_times_s)
-    ms = ms[observed(ms, lo, hi)]
+    keep = observed(ms, lo, hi)
+    if stats is not None:
+        stats["outside_obs_intervals"] = stats.get("outside_obs_intervals", 0) + int(keep.size - np.count_nonzero(keep))
+    ms = ms[keep]
     bins = ms // int(bin_ms)
     g0, g1 = int(first.min()), int(first.max()) + n_bins
     if g1 - g0 <= HISTOGRAM_MAX_BINS:

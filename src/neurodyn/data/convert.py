@@ -31,8 +31,10 @@ import argparse
 import hashlib
 import json
 import sys
+import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ import numpy as np
 from neurodyn.data import binning
 from neurodyn.errors import InputError
 from neurodyn.store import make_session, write_session
+from neurodyn.utils.atomic import check_replaceable
 
 SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed"}
 REQUIRED_SPEC = ("name", "bin_ms", "kind", "format", "provenance")
@@ -209,6 +212,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         n_total = win.n_bins + win.n_forward
         counts = CompactCounts((n, n_total, nwb.n_units))
         offsets = binning.window_offsets(first, n_total)
+        dropped: dict[str, int] = {"outside_obs_intervals": 0}
         prev_iv, lo, hi, unobserved = None, None, None, None
         group = 16
         for g0 in range(0, nwb.n_units, group):
@@ -220,7 +224,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
                     lo, hi = binning.interval_ms_bounds(iv)
                     unobserved = ~binning.bins_observed(first, n_total, win.bin_ms, lo, hi)
                     prev_iv = iv
-                c = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi, offsets=offsets)
+                c = binning.count_spikes(nwb.spike_times(u), first, n_total, win.bin_ms, lo, hi, offsets=offsets, stats=dropped)
                 if c.size and c.max() >= counts.nan_code:
                     counts.widen(int(c.max()))
                     block = block.astype(counts.codes.dtype)
@@ -264,7 +268,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
             extra_coords[dim] = info.columns
             observations, latents = (values, latents) if dim == "channel" else (observations, values)
         simulation = _simulation_notes(nwb.notes(), path) if spec["kind"] == "simulate" else None
-        heldout, unit_ids = nwb.heldout, nwb.unit_ids
+        heldout, unit_ids, n_spikes_in_file = nwb.heldout, nwb.unit_ids, nwb.n_spikes
 
     where = str(path)
     condition, cond_fields = condition_labels(cols, win.conditions, n, where)
@@ -282,6 +286,8 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         "nlb": spec.get("nlb"),
         "condition_fields": cond_fields,
         "dropped_trials": int(n_all - n),
+        "n_spikes_in_file": int(n_spikes_in_file),
+        "spikes_dropped": {**dropped, "why": "nlb_tools' semantics: a spike whose 1 ms bin lies outside its unit's obs_intervals is not counted"},
         "behaviour_lag_ms": win.lag_ms if win.behaviour in behaviour else None,
         "behaviour_resampling": "nlb_tools: 501-tap Hamming FIR (scipy.signal.decimate n=500) sampled at each bin's left edge; 1 ms bins unfiltered",
         "spikes_binning": "nlb_tools: 1 ms bin int(round(t*1000, 6)) from t0 = 0, summed over bin_ms; NaN where the bin's first ms is outside obs_intervals",
@@ -601,24 +607,74 @@ def _verify_multi_sha256(paths: list[Path], spec: Mapping[str, Any]) -> None:
 
 # -- entry point ---------------------------------------------------------------------------------------------
 def convert(inputs: list[str | Path], spec: Mapping[str, Any] | str, out: str | Path) -> Path:
-    """Convert ``inputs`` per ``spec`` and write the session store ``out`` atomically."""
+    """Convert ``inputs`` per ``spec`` and write the session store ``out`` atomically.
+
+    The inputs' sha256 is computed while they are converted (a second reader, same bytes) and checked against
+    the pin (config or lock file) before the store appears: a raw file changed after its download is an error,
+    not a store with false provenance. ``attrs.source`` records the digests read; ``attrs.fingerprint`` (digests +
+    convert spec + converter version) is what training runs key their resume state on.
+    """
     spec = parse_spec(spec)
     paths = [Path(p) for p in inputs]
     for p in paths:
-        if not p.exists():
+        if not p.is_file():
             raise InputError(p, "", f"an input file ({spec['format']}; no such file)")
-    fill = None
-    if spec["format"] == "nwb":
-        if len(paths) != 1:
-            raise InputError("--input", "", "exactly one NWB file", got=[str(p) for p in paths])
-        ds, fill = convert_nwb(paths[0], spec)
-    elif spec["format"] == "erdiff_npz":
-        if len(paths) != 1:
-            raise InputError("--input", "", "exactly one npz file", got=[str(p) for p in paths])
-        ds = convert_erdiff_npz(paths[0], spec)
-    else:
-        ds = convert_nlb_1ms_npz(paths, spec)
-    return write_session(ds, out, fill=fill)
+    check_replaceable(out, paths, what="session store")  # before any work: a user's folder is never replaced
+    stop = threading.Event()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digests = pool.submit(_digests, paths, stop)
+        try:
+            fill = None
+            if spec["format"] == "nwb":
+                if len(paths) != 1:
+                    raise InputError("--input", "", "exactly one NWB file", got=[str(p) for p in paths])
+                ds, fill = convert_nwb(paths[0], spec)
+            elif spec["format"] == "erdiff_npz":
+                if len(paths) != 1:
+                    raise InputError("--input", "", "exactly one npz file", got=[str(p) for p in paths])
+                ds = convert_erdiff_npz(paths[0], spec)
+            else:
+                ds = convert_nlb_1ms_npz(paths, spec)
+        except BaseException:
+            stop.set()
+            raise
+        read = digests.result()
+    _check_pins(paths, spec, read)
+    source = dict(ds.attrs["source"])
+    source["read"] = [{"file": p.name, "size": size, "sha256": digest} for p, (size, digest) in zip(paths, read)]
+    ds.attrs["source"] = source
+    ds.attrs["convert_spec"] = json.loads(json.dumps(spec))
+    key = {"read": [d for _, d in read], "spec": spec, "converter_version": ds.attrs["converter_version"]}
+    ds.attrs["fingerprint"] = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+    return write_session(ds, out, fill=fill, inputs=paths)
+
+
+def _digests(paths: list[Path], stop: threading.Event) -> list[tuple[int, str]]:
+    out = []
+    for path in paths:
+        digest, size = hashlib.sha256(), 0
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(4 << 20), b""):
+                if stop.is_set():
+                    return []
+                digest.update(block)
+                size += len(block)
+        out.append((size, digest.hexdigest()))
+    return out
+
+
+def _check_pins(paths: list[Path], spec: Mapping[str, Any], read: list[tuple[int, str]]) -> None:
+    """A DANDI asset pinned in config.yaml or the lock file must be byte for byte the pinned one."""
+    if spec["kind"] not in ("dandi", "locked"):
+        return  # mirror files were verified against their pins before conversion; simulations have none
+    pin = spec["provenance"]
+    (size, digest), path = read[0], paths[0]
+    if pin.get("size") is not None and size != pin["size"]:
+        raise InputError(path, "size", f"{pin['size']} bytes, as pinned (config datasets / lock file): the file changed "
+                                       "after download; delete it to download it again", got=size)
+    if pin.get("sha256") and digest != pin["sha256"]:
+        raise InputError(path, "sha256", f"{pin['sha256']}, as pinned (config datasets / lock file): the file changed "
+                                         "after download; delete it to download it again", got=digest)
 
 
 def main(argv: list[str]) -> int:

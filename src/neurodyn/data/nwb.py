@@ -113,7 +113,7 @@ class NWBReader:
         for col, what in (("spike_times", "ragged spike times"), ("obs_intervals", "ragged [start, stop] intervals")):
             if col not in units or f"{col}_index" not in units:
                 raise InputError(self.path, f"units/{col}", f"a {what} column ({col} + {col}_index), as nlb_tools requires")
-        self.unit_ids = self.read("units/id", "units/id", "unit ids").astype(np.int64)
+        self.unit_ids = _integer_ids(self.path, "units/id", self.read("units/id", "units/id", "unit ids"), "unit")
         n = len(self.unit_ids)
         if n == 0:
             raise InputError(self.path, "units", "at least one unit")
@@ -128,6 +128,16 @@ class NWBReader:
         obs = self._dataset("units/obs_intervals", "units/obs_intervals", "an (N, 2) array")
         if obs.ndim != 2 or obs.shape[1] != 2:
             raise InputError(self.path, "units/obs_intervals", "an (N, 2) array of [start, stop] seconds", got=obs.shape)
+        if obs.dtype.kind not in "iuf":
+            raise InputError(self.path, "units/obs_intervals", "numeric [start, stop] seconds", got=str(obs.dtype))
+        self._obs_all = self.read("units/obs_intervals", "units/obs_intervals", "intervals").astype(np.float64)
+        bad = ~np.isfinite(self._obs_all).all(axis=1) | (self._obs_all[:, 0] >= self._obs_all[:, 1])
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            unit = int(np.searchsorted(self._obs_index, row, side="right") - 1)
+            raise InputError(self.path, f"units/obs_intervals (unit {self.unit_ids[unit]}, interval {row})",
+                             f"finite [start, stop] seconds with start < stop ({int(bad.sum())} intervals are not)",
+                             got=self._obs_all[row].tolist())
 
     def _ragged_index(self, col: str, n: int) -> np.ndarray:
         index = self.read(f"units/{col}_index", f"units/{col}_index", "a ragged index").astype(np.int64)
@@ -147,7 +157,15 @@ class NWBReader:
     def spike_times(self, i: int) -> np.ndarray:
         """Spike times of unit ``i`` (row number), seconds, float64 (one contiguous read)."""
         a, b = self._spk_index[i], self._spk_index[i + 1]
-        return self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b]).astype(np.float64)
+        times = self.read("units/spike_times", "units/spike_times", "spike times", np.s_[a:b])
+        if times.dtype.kind not in "iuf":
+            raise InputError(self.path, "units/spike_times", "numeric spike times in seconds", got=str(times.dtype))
+        times = times.astype(np.float64)
+        finite = np.isfinite(times)
+        if not finite.all():
+            raise InputError(self.path, f"units/spike_times (unit {self.unit_ids[i]})", "finite spike times in seconds",
+                             got=f"{int(times.size - finite.sum())} NaN or infinite of {times.size}")
+        return times
 
     def obs_intervals(self, i: int) -> np.ndarray:
         """(n_intervals, 2) [start, stop] seconds of unit ``i`` (the column is read once: a few MB at most)."""
@@ -161,7 +179,7 @@ class NWBReader:
         if "intervals/trials" not in self.h5:
             raise InputError(self.path, "intervals/trials", "a trials table with start_time, stop_time and split")
         group = self.h5["intervals/trials"]
-        ids = self.read("intervals/trials/id", "intervals/trials/id", "trial ids").astype(np.int64)
+        ids = _integer_ids(self.path, "intervals/trials/id", self.read("intervals/trials/id", "intervals/trials/id", "trial ids"), "trial")
         columns: dict[str, np.ndarray] = {}
         for name, obj in group.items():
             if name == "id" or name.endswith("_index") or f"{name}_index" in group or not isinstance(obj, h5py.Dataset):
@@ -176,6 +194,18 @@ class NWBReader:
         for col in ("start_time", "stop_time"):
             if col not in columns:
                 raise InputError(self.path, f"intervals/trials/{col}", "a trials column (seconds)")
+            if columns[col].dtype.kind not in "iuf":
+                raise InputError(self.path, f"intervals/trials/{col}", "numeric times in seconds", got=str(columns[col].dtype))
+            finite = np.isfinite(columns[col].astype(np.float64))
+            if not finite.all():
+                i = int(np.flatnonzero(~finite)[0])
+                raise InputError(self.path, f"intervals/trials/{col} (trial {ids[i]})", "a finite time in seconds",
+                                 got=f"{int((~finite).sum())} NaN or infinite of {len(ids)}")
+        backwards = np.flatnonzero(columns["stop_time"] < columns["start_time"])
+        if backwards.size:
+            i = int(backwards[0])
+            raise InputError(self.path, f"intervals/trials (trial {ids[i]})", f"stop_time >= start_time ({backwards.size} trials end before they start)",
+                             got=[float(columns["start_time"][i]), float(columns["stop_time"][i])])
         return ids, columns
 
     # -- time series ---------------------------------------------------------------------------------------
@@ -192,6 +222,8 @@ class NWBReader:
     def series(self, path: str) -> SeriesInfo:
         group = self.h5[path]
         data = self._dataset(f"{path}/data", path, "a TimeSeries with data")
+        if data.dtype.kind not in "iufb" or data.ndim == 0:
+            raise InputError(self.path, f"{path}/data", "numeric samples (time first)", got=str(data.dtype) if data.ndim else "a scalar")
         n_samples = data.shape[0]
         n_channels = 1 if data.ndim == 1 else int(np.prod(data.shape[1:]))
         comments = _attr_str(group.attrs.get("comments", ""))
@@ -200,7 +232,13 @@ class NWBReader:
         if len(columns) != n_channels:
             columns = [str(i) for i in range(n_channels)] if n_channels > 1 or not columns else columns[:1]
         rate = start = None
-        if "timestamps" not in group:
+        if "timestamps" in group:
+            stamps = self._dataset(f"{path}/timestamps", path, "timestamps")
+            if stamps.ndim != 1 or stamps.shape[0] != n_samples:
+                raise InputError(self.path, f"{path}/timestamps", f"one timestamp per sample of data ({n_samples})", got=stamps.shape[0] if stamps.ndim else "a scalar")
+            if stamps.dtype.kind not in "iuf":
+                raise InputError(self.path, f"{path}/timestamps", "numeric timestamps in seconds", got=str(stamps.dtype))
+        else:
             st = self._dataset(f"{path}/starting_time", path, "timestamps or starting_time + rate")
             rate = float(st.attrs.get("rate", np.nan))
             start = float(st[()])
@@ -225,6 +263,24 @@ class NWBReader:
         if "general/notes" not in self.h5:
             return ""
         return _attr_str(self.h5["general/notes"][()])
+
+
+def _integer_ids(path: Path, field: str, values: np.ndarray, what: str) -> np.ndarray:
+    """A table's ``id`` column as int64: integers (or whole floats), each once."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        values = values.astype(np.int64)
+    if values.dtype.kind == "f":
+        bad = values[~np.isfinite(values) | (values != np.round(values))]
+        raise InputError(path, field, f"integer {what} ids", got=float(bad[0]))
+    if values.dtype.kind not in "iu" or values.ndim != 1:
+        raise InputError(path, field, f"integer {what} ids", got=str(values.dtype))
+    values = values.astype(np.int64)
+    unique, counts = np.unique(values, return_counts=True)
+    if (counts > 1).any():
+        dup = unique[counts > 1]
+        raise InputError(path, field, f"each {what} id once ({dup.size} ids repeat)", got=int(dup[0]))
+    return values
 
 
 def _attr_str(value) -> str:

@@ -120,7 +120,7 @@ def main(argv: list[str]) -> int:
     from neurodyn.store import open_session
 
     device = pick_device(args.device)
-    record = RunRecord(args.out, cfg, args.seed, device=describe(device))
+    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=[*args.sessions, *([args.frames] if args.frames else [])])
     stores = [open_session(p) for p in args.sessions]
     metrics: dict[str, Any] = {}
     if args.kind == "neural":

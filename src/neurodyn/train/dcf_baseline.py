@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(1)
     device = pick_device(args.device)
-    record = RunRecord(args.out, cfg, args.seed, device=describe(device))
+    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=args.sessions)
     stores = [open_session(p) for p in args.sessions]
     outputs: dict[str, Any] = {"method": args.method}
     metrics: dict[str, Any] = {}

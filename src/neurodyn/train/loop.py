@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ def fit(
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         _set_host_rng(state["host_rng"])
         start, history = int(state["step"]), list(state["history"])
+        if start > 0 and record.resumed_from is None:
+            record.resumed_from = start  # run.json says so (the first fit of a job that resumed)
+        print(f"{label}: resumed from step {start} of {n_steps} ({record.resume_path})", file=sys.stderr)
 
     def save(step: int) -> None:
         if record is None:
@@ -118,6 +122,9 @@ def fit(
         for step in range(start, n_steps):
             if stop_requested:
                 save(step)
+                name = signal.Signals(stop_requested[0]).name
+                print(f"{label}: {name} at step {step} of {n_steps}: resume state saved to {record.resume_path if record else '(no run record)'}; "
+                      f"exiting with status {EXIT_PREEMPTED} so the job can be resubmitted and resume", file=sys.stderr)
                 raise Preempted(step)
             optimizer.zero_grad(set_to_none=True)
             out = step_fn(step, gen)

@@ -163,7 +163,7 @@ def main(argv: list[str]) -> int:
     seed_everything(args.seed)
     device = pick_device(params.get("device", "auto"))
     datas = load_all(args.sessions, params)
-    record = RunRecord(args.out, params, args.seed, device=describe(device))
+    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=args.sessions)
     model = build_model(params["model"], [d.y.shape[-1] for d in datas], params["likelihood"], params["conditioning"]).to(device)
     splits = [choose_trials(d, seed=derive_seed(args.seed, "split", d.name), eval_fraction=params["forecast"]["eval_fraction"]) for d in datas]
     for i, (d, (pool, _)) in enumerate(zip(datas, splits)):

@@ -56,7 +56,7 @@ def main(argv: list[str]) -> int:
     seed_everything(args.seed)
     device = pick_device(params.get("device", "auto"))
     targets = load_all(args.targets, base)
-    record = RunRecord(args.out, params, args.seed, device=describe(device))
+    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=[*args.targets, *([args.pretrained] if args.pretrained else [])])
     fs = params["fewshot"]
     metrics: dict[str, Any] = {}
     skipped: list[str] = []
