@@ -60,7 +60,11 @@ def _interrupt(out: Path, how: int) -> int:
         assert (record / "resume-state.pt").exists(), "no periodic checkpoint before the pause"
         proc.send_signal(how)
         out.with_name(out.name + ".go").write_text("")
-        proc.communicate(timeout=120)
+        _, stderr = proc.communicate(timeout=120)
+        if proc.returncode == EXIT_PREEMPTED:  # the job's log says why it stopped and that it can resume
+            name = signal.Signals(how).name
+            assert f"resume-test: {name} at step {PAUSE + 1} of {STEPS}: resume state saved" in stderr, stderr
+            assert f"exiting with status {EXIT_PREEMPTED}" in stderr, stderr
         return proc.returncode
     finally:
         if proc.poll() is None:
