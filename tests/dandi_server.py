@@ -253,7 +253,10 @@ def download_argv(spec, api_url: str, out, *extra: str) -> list[str]:
     """`neurodyn download` arguments for an AssetSpec, with test-sized timeouts and back-off."""
     import dataclasses
 
+    from pathlib import Path
+
     asset = {k: v for k, v in dataclasses.asdict(spec).items() if v is not None}
-    dandi = {"api_url": api_url, "raw_dir": "data/raw", "lock_file": "x.yaml", "timeout_s": 2, "retries": 2,
+    raw_dir = Path(out).parents[len(Path(spec.path).parts)]  # out is <raw_dir>/<dandiset>/<path>
+    dandi = {"api_url": api_url, "raw_dir": str(raw_dir), "lock_file": "x.yaml", "timeout_s": 2, "retries": 2,
              "backoff_s": 0.01, "chunk_bytes": 65536}
     return ["download", "--asset", json.dumps(asset), "--dandi", json.dumps(dandi), "--out", str(out), *extra]

@@ -255,7 +255,10 @@ def test_experiment_resumes_finished_parts(tmp_path):
     assert "cpu_s_source" in first
     # simulate a killed job: its finished parts sit in a.partial
     (tmp_path / "a").rename(tmp_path / "b.partial")
-    (tmp_path / "b.partial" / "config-hash").write_text(__import__("neurodyn.runrecord", fromlist=["config_hash"]).config_hash(spec, 1))
+    from neurodyn.runrecord import config_hash, fingerprint
+
+    stores = [str(tmp_path / "source.zarr"), str(tmp_path / "target.zarr")]
+    (tmp_path / "b.partial" / "config-hash").write_text(config_hash(spec, 1, {s: fingerprint(s) for s in stores}))
     second = run(spec, source_session=str(tmp_path / "source.zarr"), target_session=str(tmp_path / "target.zarr"), seed=1, out=str(tmp_path / "b"))
     assert "cpu_s_source" not in second and "cpu_s_align_jsdm" not in second
     assert json.loads((tmp_path / "b" / "jsdm_n1" / "metrics.json").read_text())["test_nll_nats"] > 0

@@ -16,7 +16,10 @@ Layout (``xarray.open_zarr``-readable; DESIGN.md contract 1):
   ``window_start_s`` (trial: session-clock time of the first bin edge), coords ``latent`` / ``channel`` for
   simulations, attrs ``nlb`` (the window definition), ``condition_fields``, ``dropped_trials`` and notes.
 - attrs: ``bin_ms``, ``align_event``, ``window_ms`` [start, stop], ``source`` (dict: dandiset, version, asset path,
-  sha256 — or simulator and parameters), ``converter_version``, ``name``.
+  sha256 — or simulator and parameters), ``converter_version``, ``name``, ``written_by`` ("neurodyn": the mark
+  that lets a later conversion replace the store, see ``neurodyn.utils.atomic``). ``neurodyn convert`` adds
+  ``source.read`` (file, size and sha256 of the bytes it converted), ``convert_spec``, ``fingerprint`` (what
+  training runs key their resume state on) and ``spikes_dropped`` / ``n_spikes_in_file``.
 """
 
 from __future__ import annotations

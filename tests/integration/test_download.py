@@ -194,7 +194,7 @@ def test_cli_download(server, tmp_path, nwb):
 
 def test_cli_asset_missing_from_the_archive_is_an_input_error(server, tmp_path, capsys):
     missing = AssetSpec(dandiset=DANDISET, version=VERSION, path="sub-Jenkins/sub-Jenkins_ses-nope.nwb")
-    assert cli.main(_download_argv(missing, server.api_url, tmp_path / "x.nwb")) == 2
+    assert cli.main(_download_argv(missing, server.api_url, tmp_path / DANDISET / missing.path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"neurodyn download: error: {DANDISET}/{VERSION}/sub-Jenkins/sub-Jenkins_ses-nope.nwb: path:")
 

@@ -49,7 +49,8 @@ def test_the_lock_file_pins_a_locked_asset(tmp_path):
              "size": 27473024, "sha256": "9b0887aedc936c66b99909433af3d8dea739d5eaad1a5c1960400ba6d3a6dc86",
              "etag": "ba5b6a64c315931466ab6c7fdea20bf6-1"}
     lock_file = tmp_path / "dandi.lock.yaml"
-    lock_file.write_text(yaml.safe_dump({"assets": {f"000688/{path}": entry}}))
+    lock_file.write_text(yaml.safe_dump({"api_url": "https://api.dandiarchive.org/api", "locked_at": "2026-01-01T00:00:00+00:00",
+                                         "dandisets": {"000688": {"version": "0.250122.1735"}}, "assets": {f"000688/{path}": entry}}))
     config = copy.deepcopy(FULL)
     config["dandi"]["lock_file"] = str(lock_file)
     assert SessionSources(config).asset_spec("000688", path) == {"dandiset": "000688", **entry}

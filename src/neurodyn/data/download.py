@@ -40,7 +40,7 @@ from typing import Any
 from neurodyn.config import parse_params
 from neurodyn.data.paths import contained_raw_path
 from neurodyn.errors import InputError
-from neurodyn.utils.atomic import atomic_path
+from neurodyn.utils.atomic import atomic_path, mark
 
 MIB = 1 << 20
 # statuses worth another attempt (server busy or a proxy hiccup); other 4xx/5xx answers are final
@@ -397,6 +397,7 @@ def fetch(spec: AssetSpec, out: str | os.PathLike, settings: DandiSettings, *, m
     except VerifyError:
         part.unlink(missing_ok=True)  # a corrupt .part must not be resumed
         raise
+    mark(part)
     os.replace(part, out)
     print(f"neurodyn download: {archive.label}: {archive.size:,} bytes from {url}, size, sha256 and dandi-etag verified", file=log)
     return "dandi"
