@@ -152,7 +152,7 @@ def merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-def _describe(error) -> tuple[str, str, object]:
+def _describe(error, is_config: bool = True) -> tuple[str, str, object]:
     path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
@@ -174,7 +174,7 @@ def _describe(error) -> tuple[str, str, object]:
         "pattern": f"text matching {error.validator_value}",
         "minItems": f"at least {error.validator_value} items",
     }.get(error.validator, error.message)
-    if error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
+    if is_config and error.validator == "type" and isinstance(error.instance, str) and _looks_numeric(error.instance):
         expected += " — a nested --config value is always text; put it in a --configfile overlay instead"
     return path, expected, error.instance
 
@@ -198,15 +198,19 @@ def _strict_validator():
 
 
 def validate(config: Mapping[str, Any], where: str = "config", schema: Mapping | None = None) -> None:
-    """Raise InputError (one line, with the key's dotted path) unless ``config`` matches the schema."""
+    """Raise InputError (one line, with the key's dotted path) unless ``config`` matches the schema.
+
+    ``schema`` defaults to the config schema; another (the lock file's) gets no hint about ``--config``.
+    """
     import jsonschema
 
     check_finite(config, where)
+    schema_is_config = schema is None
     schema = schema or load_schema()
     validator = _strict_validator()(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
-        field, expected, got = _describe(errors[0])
+        field, expected, got = _describe(errors[0], is_config=schema_is_config)
         raise InputError(where, field, expected, got=got)
 
 
