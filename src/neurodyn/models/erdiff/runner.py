@@ -498,7 +498,8 @@ def align(
         history = res.history
     final_val = val_scores()
     best.offer(final_val, steps, read_in)
-    crit = criteria() if steps and restarts > 1 or (steps and select == "objective") else [float("nan")] * restarts
+    # the oracle's own objective needs labels: it is selected on val R² and has no label-free criterion
+    crit = criteria() if steps and method != "oracle" and (restarts > 1 or select == "objective") else [float("nan")] * restarts
     if method == "no_align":
         chosen, chosen_step = 0, 0
     elif select == "best":
