@@ -429,7 +429,8 @@ def align(
         if method == "oracle":
             outs = [objective(z_t=z, y_t=y_t) for z in z_t.view(restarts, -1, *z_t.shape[1:])]
         else:
-            outs = [objective[r](z_t=z, z_s=z_s, x_t=x_t, encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
+            xs = x_t.view(restarts, -1, *x_t.shape[1:])
+            outs = [objective[r](z_t=z, z_s=z_s, x_t=xs[r], encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
                     for r, z in enumerate(z_t.view(restarts, -1, *z_t.shape[1:]))]
         total = {k: sum(o[k] for o in outs) for k in outs[0]}
         total["per_group"] = torch.stack([o["criterion"].detach() for o in outs])
