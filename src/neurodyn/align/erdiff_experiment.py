@@ -117,7 +117,7 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
         if _finished(adir):
             continue
         seed_everything(seed)
-        block = {} if method == "no_align" else params["method"]["erdiff" if method in ERDIFF_VARIANTS else method]
+        block = {} if method in ("no_align", "oracle") else params["method"]["erdiff" if method in ERDIFF_VARIANTS else method]
         cfg = {"align": params["align"], "method": block, "behaviour": params["behaviour"], "pair": params["pair"],
                "setting": params["setting"], "synthetic": synthetic, "noise_scale": noise}
         rec = RunRecord(adir, {**cfg, "method": method}, seed, device=describe(device))

@@ -48,7 +48,9 @@ def main(argv: list[str]) -> int:
     panels = [("Source (test trials)", trial_average(view(src_lat[test]), list(np.asarray(src["condition"])[test])))]
     for run in read_runs(args.runs):
         aligned = read_checkpoint(Path(run["path"]) / "aligned.pt")
-        panels.append((f"Target aligned by {LABELS.get(run['method'], run['method'])} (R² {run.get('test_r2_pct', float('nan')):.1f}%)",
+        # condition_var_ratio: between-direction variance of the aligned latents / the source's (collapse < 1)
+        panels.append((f"Target aligned by {LABELS.get(run['method'], run['method'])} (R² {run.get('test_r2_pct', float('nan')):.1f}%,\n"
+                       f"direction variance {100 * run.get('condition_var_ratio', float('nan')):.0f}% of the source's)",
                        trial_average(view(aligned["test_latents"].numpy()), aligned["test_condition"])))
     fig = plt.figure(figsize=(4.5 * len(panels), 5.2))
     colours = plt.get_cmap("hsv")

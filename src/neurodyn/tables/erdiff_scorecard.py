@@ -33,7 +33,9 @@ def build(runs: list[str], spec: dict) -> dict:
                     continue
                 sel = [r.get(metric) for r in rows if r["pair"] == pair and r["method"] == method]
                 m, sd, n = summarise(sel)
-                unit = "behaviour units of the store (the paper's RMSE units are undocumented)" if key == "rmse" else "%"
+                unit = ("behaviour units of the store (the paper's RMSE units are undocumented)" if key == "rmse" else
+                        "%; our R² is of hand position over 14 bins of 20 ms (the bundled pair's behaviour), the paper's of "
+                        "velocity over 37-bin trials of its own sessions — a different scale: compare orderings, not levels")
                 out[k] = {"ours": None if n == 0 else round(m, 3), "spread": f"±{sd:.2f}",
                           "note": f"{pair}: mean ± sd over {n} seeds, held-out target test trials ({unit})"}
     pair = spec["scorecard"].get("cross_day")

@@ -14,7 +14,8 @@ def build(runs: list[str], spec: dict) -> tuple[list[dict], list[str], str]:
     columns = ["method"]
     for pair in pairs:
         label = f"{SETTING_LABELS[spec['pairs'][pair]['setting']]} [{pair}]"
-        columns += [f"{label} R² (%)", f"{label} RMSE", f"{label} seeds"]
+        columns += [f"{label} R² (%)", f"{label} RMSE", f"{label} seeds", f"{label} direction variance kept (%)",
+                    f"{label} label-free choice = val-R² choice"]
     missing_settings = [s for s in ("cross_day", "inter_subject") if not any(spec["pairs"][p]["setting"] == s for p in pairs)]
     for s in missing_settings:
         columns.append(f"{SETTING_LABELS[s]}")
@@ -26,6 +27,11 @@ def build(runs: list[str], spec: dict) -> tuple[list[dict], list[str], str]:
             sel = [r for r in rows_in if r["pair"] == pair and r["method"] == method]
             m, sd, n = summarise([r.get("test_r2_pct") for r in sel])
             rm, rsd, _ = summarise([r.get("test_rmse") for r in sel])
+            vm, vsd, _ = summarise([None if r.get("condition_var_ratio") is None else 100 * r["condition_var_ratio"] for r in sel])
+            multi = [r for r in sel if r.get("restarts", 1) > 1 and r.get("select") == "objective"]
+            agree = f"{sum(bool(r.get('criterion_agrees_with_val')) for r in multi)} of {len(multi)}" if multi else "—"
+            row.update({f"{label} direction variance kept (%)": fmt(vm, vsd, 0), f"{label} label-free choice = val-R² choice": agree,
+                        f"{pair}.condition_var_pct_mean": vm})
             row.update({f"{label} R² (%)": fmt(m, sd), f"{label} RMSE": fmt(rm, rsd), f"{label} seeds": n,
                         f"{pair}.r2_pct_mean": m, f"{pair}.r2_pct_sd": sd, f"{pair}.rmse_mean": rm, f"{pair}.rmse_sd": rsd})
         for s in missing_settings:
@@ -33,8 +39,24 @@ def build(runs: list[str], spec: dict) -> tuple[list[dict], list[str], str]:
         out.append(row)
     preface = (
         "ERDiff Table 1 (reproduced). Target-session behaviour decoded through the frozen source readout after "
-        "alignment; the target read-in is fitted on target train trials (no behaviour), the checkpoint chosen on "
-        "target val trials, and R² / RMSE scored on held-out target test trials. Mean (± sd) over seeds."
+        "alignment. Every method fits the target read-in on target train trials without behaviour, from R restarts "
+        "(erdiff.align.restarts), and keeps the restart with the lowest value of its own label-free objective on "
+        "target train + val trials (select: objective), so no target behaviour is used before the held-out test "
+        "trials on which R² / RMSE are scored; mean (± sd) over seeds. Reference rows: *Oracle* fits the read-in "
+        "with the target behaviour (supervised, selected on val R²) — the ceiling of this architecture; *No "
+        "alignment* applies the source read-in to the target's channels — the floor. *ERDiff* is the denoising "
+        "score-matching bound under the frozen prior plus a per-bin full-covariance KL(N_source ‖ N_target), the "
+        "term the authors' released code adds (their code never runs the denoising term alone); *DSM only* is the "
+        "paper's equation alone (it is minimised by collapsed latents); *Moment term only* is the KL without the "
+        "prior; w/o S / w/o T use the ablated priors with the full objective. *Direction variance kept* is the "
+        "variance of the per-direction mean test latents after alignment over the source's (≪ 100 %: collapse). "
+        "Cycle-GAN, DANN and DAF are min-max games through gradient reversal; their aligned latents shrink — a "
+        "property of those objectives on this pair, not a bug we found (DAF's forecasting loss, which a constant "
+        "latent minimised, no longer trains the read-in). *Label-free choice = val-R² choice*: in how many seeds "
+        "the objective picked the restart the val R² would have picked. Scale: the paper reports velocity R² on "
+        "its own sessions (37 bins per trial); the bundled pair's behaviour is hand position over 14 bins of 20 "
+        "ms, which a good alignment decodes far better than velocity — our levels are not comparable to the "
+        "paper's, only the ordering is."
     )
     return out, columns, preface
 

@@ -37,7 +37,9 @@ def main(argv: list[str]) -> int:
         "ERDiff Table 2 (reproduced): what each method adds on top of the target read-in (modules it trains or "
         "keeps frozen: ERDiff's diffusion denoiser, the baselines' discriminators / feature extractors), the "
         "size of their float32 state_dict, and the median wall time of one alignment step (forward + backward + "
-        "update on one batch) measured on this machine, mean (± sd) over seeds; total = all steps of one run."
+        "update on one batch) measured on this machine, mean (± sd) over seeds; total = all steps of one run. "
+        "A step trains every restart of the read-in at once (erdiff.align.restarts; a baseline's added modules "
+        "once per restart, its parameters counted once)."
     )
     cols = ["method", "added parameters", "added size (KB)", "alignment time per step (ms)", "alignment wall time (s)"]
     write_csv(rows, ["key", *cols, "params_added", "size_added_kb", "time_ms_mean", "time_ms_sd", "total_s_mean", "seeds", "pair"], args.csv)

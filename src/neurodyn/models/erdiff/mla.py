@@ -11,8 +11,21 @@ loss but carries no gradient to φ; the denoising term does the alignment ("the 
 structure is primarily conducted by the denoising score matching part", slides). Only φ_t (the target read-in)
 receives gradients; the prior, the rest of the encoder and the decoder are frozen.
 
-Options the paper's code adds (off unless configured; PAPERS.md): an entropic optimal-transport (Sinkhorn)
-term between target and source latent trials, and a moment (Gaussian KL) term.
+The denoising term alone rewards collapse: a target posterior squeezed onto the prior's mode has a lower
+denoising loss than real source latents (measured on the bundled M1 pair: aligned latents kept 1–4 % of the
+source's variance). The authors' released code never runs it alone — its NeurIPS version adds a Sinkhorn OT
+term, its current version (``models/mla_model.py``, yulewang97/ERDiff) a full-covariance Gaussian KL between
+source and target latents. Here the total objective is
+
+    L(φ_t) = dsm_weight · [DSM − 2∇·f] + moment_weight · Σ_i KL(N(μ_s,i, Σ_s,i) ‖ N(μ_t,i, Σ_t,i))
+             + ot_weight · l·d · S_ε(Z_t, Z_s)
+
+with the KL per time bin i between Gaussians moment-matched to the batch's source and target latents (the
+authors pool all bins; per bin keeps the time-locked structure of trials). The direction source ‖ target
+puts Σ_t⁻¹ in the trace term, so a target that shrinks pays tr(Σ_t⁻¹Σ_s) → ∞: the term resists collapse. All
+three terms are per trial, summed over the l×d latent entries (DSM: Σ over entries; KL: Σ over bins; OT: the
+debiased Sinkhorn divergence S_ε of costs ‖·‖²/(l·d), multiplied back by l·d), so their weights compare.
+dsm_weight = 0 gives the "moment term only (no prior)" ablation, moment_weight = 0 the paper's pure equation.
 """
 
 from __future__ import annotations
@@ -28,8 +41,10 @@ class MaximumLikelihoodAlignment(nn.Module):
 
     def __init__(self, *, prior: DiffusionPrior, t_samples: int = 1, divergence_weight: float = 1.0,
                  hutchinson_samples: int = 1, ot_weight: float = 0.0, moment_weight: float = 0.0,
-                 sinkhorn_eps: float = 0.1, sinkhorn_iters: int = 50, weighting: str = "uniform"):
+                 sinkhorn_eps: float = 0.1, sinkhorn_iters: int = 50, weighting: str = "uniform",
+                 dsm_weight: float = 1.0, moment_ridge: float = 1e-3):
         super().__init__()
+        self.dsm_weight, self.moment_ridge = dsm_weight, moment_ridge
         self.prior = prior
         for p in self.prior.parameters():
             p.requires_grad_(False)
@@ -44,32 +59,49 @@ class MaximumLikelihoodAlignment(nn.Module):
         """Forward VP-SDE drift f(Z, t) = −½ β(t) Z (discrete β_t as the rate per step)."""
         return -0.5 * self.prior.schedule.betas[t].view(-1, 1, 1) * z
 
-    def forward(self, z: torch.Tensor, *, gen: torch.Generator | None = None, z_source: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, z: torch.Tensor, *, gen: torch.Generator | None = None, z_source: torch.Tensor | None = None,
+                groups: int = 1, t: torch.Tensor | None = None, eps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """z (G·B, l, d) target latents of ``groups`` independent read-ins (restarts), group-major; z_source
+        (B_s, l, d). Returns scalar terms summed over groups (each group's terms are its own batch means, so
+        every restart gets the gradient it would get alone) and ``per_group`` (G,) totals.
+        ``t`` (T_s, G·B) and ``eps`` (T_s, G·B, l, d) fix the diffusion draws (common random numbers: a fixed
+        draw scores every restart and checkpoint with the same noise)."""
         z0 = self.prior.standardise(z)
-        dsm = z.new_zeros(())
-        div = z.new_zeros(())
+        n = z0.shape[0]
+        if n % groups:
+            raise ValueError(f"{n} latent trials do not split into {groups} groups")
         steps = self.prior.schedule.steps
-        for _ in range(self.t_samples):
-            t = _randint(steps, (z0.shape[0],), gen, z.device)
-            eps = _randn(z0.shape, gen, z.device)
-            zt = self.prior.schedule.noisy(z0, t, eps)
-            dsm = dsm + (self.w2[t] * (eps - self.prior.denoiser(zt, t)).pow(2).sum(dim=(1, 2))).mean()
-            if self.divergence_weight:
-                div = div + hutchinson_divergence(lambda v: self.drift(v, t), zt, n_samples=self.hutchinson_samples, gen=gen).mean()
-        dsm, div = dsm / self.t_samples, div / self.t_samples
-        loss = dsm - 2.0 * self.divergence_weight * div
-        out = {"dsm": dsm, "divergence": div}
+        t_samples = self.t_samples if t is None else t.shape[0]
+        dsm = z.new_zeros(groups)
+        div = z.new_zeros(groups)
+        if self.dsm_weight:
+            for k in range(t_samples):
+                tk = _randint(steps, (n,), gen, z.device) if t is None else t[k]
+                ek = _randn(z0.shape, gen, z.device) if eps is None else eps[k]
+                zt = self.prior.schedule.noisy(z0, tk, ek)
+                err = self.w2[tk] * (ek - self.prior.denoiser(zt, tk)).pow(2).sum(dim=(1, 2))
+                dsm = dsm + err.view(groups, -1).mean(1)
+                if self.divergence_weight:
+                    d = hutchinson_divergence(lambda v: self.drift(v, tk), zt, n_samples=self.hutchinson_samples, gen=gen)
+                    div = div + d.view(groups, -1).mean(1)
+            dsm, div = dsm / t_samples, div / t_samples
+        per_group = self.dsm_weight * (dsm - 2.0 * self.divergence_weight * div)
+        out = {"dsm": dsm.sum(), "divergence": div.sum()}
         if (self.ot_weight or self.moment_weight) and z_source is None:
             raise ValueError("OT / moment terms need source latents")
+        zs0 = None if z_source is None else self.prior.standardise(z_source)
+        zg = z0.view(groups, -1, *z0.shape[1:])
         if self.ot_weight:
-            ot = sinkhorn_divergence(z0.flatten(1), self.prior.standardise(z_source).flatten(1), eps=self.sinkhorn_eps, iters=self.sinkhorn_iters)
-            loss = loss + self.ot_weight * ot
-            out["ot"] = ot
+            entries = z0.shape[1] * z0.shape[2]
+            ot = torch.stack([entries * sinkhorn_divergence(g.flatten(1), zs0.flatten(1), eps=self.sinkhorn_eps, iters=self.sinkhorn_iters) for g in zg])
+            per_group = per_group + self.ot_weight * ot
+            out["ot"] = ot.sum()
         if self.moment_weight:
-            mom = gaussian_kl(z0.flatten(0, 1), self.prior.standardise(z_source).flatten(0, 1))
-            loss = loss + self.moment_weight * mom
-            out["moment"] = mom
-        out["loss"] = loss
+            mom = torch.stack([binwise_gaussian_kl(zs0, g, ridge=self.moment_ridge) for g in zg])
+            per_group = per_group + self.moment_weight * mom
+            out["moment"] = mom.sum()
+        out["loss"] = per_group.sum()
+        out["per_group"] = per_group.detach()
         return out
 
 
@@ -114,8 +146,27 @@ def sinkhorn_divergence(a: torch.Tensor, b: torch.Tensor, *, eps: float = 0.1, i
     return _entropic_ot(a, b, eps, iters) - 0.5 * _entropic_ot(a, a, eps, iters) - 0.5 * _entropic_ot(b, b, eps, iters)
 
 
-def gaussian_kl(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """KL(N(μ_a, diag σ_a²) ‖ N(μ_b, diag σ_b²)) from samples a (n, D), b (m, D)."""
-    mu_a, var_a = a.mean(0), a.var(0) + 1e-4
-    mu_b, var_b = b.mean(0), b.var(0) + 1e-4
-    return 0.5 * (torch.log(var_b / var_a) + (var_a + (mu_a - mu_b).pow(2)) / var_b - 1).sum()
+def gaussian_kl(a: torch.Tensor, b: torch.Tensor, *, ridge: float = 1e-3) -> torch.Tensor:
+    """KL(N(μ_a, Σ_a) ‖ N(μ_b, Σ_b)), full covariances moment-matched to samples a (n, D), b (m, D); nats.
+
+    = ½ [tr(Σ_b⁻¹Σ_a) + (μ_b − μ_a)ᵀ Σ_b⁻¹ (μ_b − μ_a) − D + log det Σ_b − log det Σ_a]; ``ridge`` · I is
+    added to both covariances (a batch of n ≈ D samples is near singular).
+    """
+    return binwise_gaussian_kl(a[:, None], b[:, None], ridge=ridge)
+
+
+def binwise_gaussian_kl(a: torch.Tensor, b: torch.Tensor, *, ridge: float = 1e-3) -> torch.Tensor:
+    """Σ_i KL(N_a,i ‖ N_b,i) over time bins i between Gaussians moment-matched per bin: a (n, l, d), b (m, l, d)."""
+    d = a.shape[-1]
+    eye = torch.eye(d, device=a.device, dtype=a.dtype)
+    mu_a, mu_b = a.mean(0), b.mean(0)  # (l, d)
+    ca, cb = a - mu_a, b - mu_b
+    cov_a = torch.einsum("nli,nlj->lij", ca, ca) / max(a.shape[0] - 1, 1) + ridge * eye
+    cov_b = torch.einsum("nli,nlj->lij", cb, cb) / max(b.shape[0] - 1, 1) + ridge * eye
+    chol_b = torch.linalg.cholesky(cov_b)
+    diff = (mu_b - mu_a).unsqueeze(-1)  # (l, d, 1)
+    trace = torch.cholesky_solve(cov_a, chol_b).diagonal(dim1=-2, dim2=-1).sum(-1)
+    maha = (diff * torch.cholesky_solve(diff, chol_b)).sum(dim=(-2, -1))
+    logdet_b = 2 * torch.log(torch.diagonal(chol_b, dim1=-2, dim2=-1)).sum(-1)
+    logdet_a = torch.linalg.slogdet(cov_a)[1]
+    return (0.5 * (trace + maha - d + logdet_b - logdet_a)).sum()

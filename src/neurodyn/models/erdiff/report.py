@@ -11,6 +11,7 @@ from neurodyn.errors import InputError
 from neurodyn.runrecord import read_config, read_metrics
 
 LABELS = {
+    "oracle": "Oracle (supervised read-in, ceiling)",
     "no_align": "No alignment (floor)",
     "cycle_gan": "Cycle-GAN",
     "jsdm": "JSDM",
@@ -20,6 +21,8 @@ LABELS = {
     "daf": "DAF",
     "erdiff_wo_s": "ERDiff w/o S",
     "erdiff_wo_t": "ERDiff w/o T",
+    "erdiff_dsm_only": "ERDiff, DSM only (paper's equation)",
+    "erdiff_moment_only": "Moment term only (no prior)",
     "erdiff": "ERDiff",
 }
 SETTING_LABELS = {"cross_day": "Cross-day", "inter_subject": "Inter-subject", "synthetic": "Synthetic"}

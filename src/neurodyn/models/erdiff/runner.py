@@ -26,8 +26,10 @@ from neurodyn.models.erdiff.metrics import r2_pct, rmse
 from neurodyn.models.erdiff.vae import SequentialVAE
 from neurodyn.train.loop import fit
 
-ERDIFF_VARIANTS = {"erdiff": (True, True), "erdiff_wo_s": (False, True), "erdiff_wo_t": (True, False)}
-PRIOR_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t"}
+ERDIFF_VARIANTS = {"erdiff": (True, True), "erdiff_wo_s": (False, True), "erdiff_wo_t": (True, False),
+                   "erdiff_dsm_only": (True, True), "erdiff_moment_only": (True, True)}
+# the prior each ERDiff variant aligns under (the moment-only ablation uses only the full prior's standardisation)
+PRIOR_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t", "erdiff_dsm_only": "full", "erdiff_moment_only": "full"}
 VARIANT_LAYERS = {"full": (True, True), "wo_s": (False, True), "wo_t": (True, False)}
 
 
@@ -150,7 +152,70 @@ def train_prior(vae: SequentialVAE, trials: Trials, params: Mapping[str, Any], *
                  seed=seed, label=f"erdiff prior {variant}", checkpoint_every=params["checkpoint_every"], clip_grad=1.0)
     payload = {"hparams": hp, "state_dict": {k: v.detach().cpu() for k, v in prior.state_dict().items()}}
     first = np.mean([h["loss"] for h in result.history[:10]]) if result.history else float("nan")
-    return prior, {"payload": payload, "metrics": {"dsm_loss_first": float(first), "dsm_loss_final": result.last("loss")}}
+    metrics = {"dsm_loss_first": float(first), "dsm_loss_final": result.last("loss")}
+    held = trials.subset("test")
+    if len(held.split):
+        held_mean, _ = posterior(vae, torch.as_tensor(held.x, device=device))
+        metrics.update(prior_checks(prior.eval(), held_mean, mean, seed=seed))
+    return prior, {"payload": payload, "metrics": metrics}
+
+
+ROTATION_CHECK_DEG = (15.0, 45.0, 90.0)
+
+
+@torch.no_grad()
+def dsm_per_trial(prior: DiffusionPrior, z: torch.Tensor, t: torch.Tensor, eps: torch.Tensor, denoise=None) -> torch.Tensor:
+    """Denoising loss ‖ε − ε̂(Z_t, t)‖² per trial, averaged over fixed draws: z (B, l, d) raw latents,
+    t (K, B), eps (K, B, l, d) -> (B,). ``denoise(zt, t)`` replaces the prior's denoiser (a reference)."""
+    z0 = prior.standardise(z)
+    fn = denoise or prior.denoiser
+    return torch.stack([(eps[k] - fn(prior.schedule.noisy(z0, t[k], eps[k]), t[k])).pow(2).sum(dim=(1, 2)) for k in range(t.shape[0])]).mean(0)
+
+
+def gaussian_denoiser(prior: DiffusionPrior, z_fit: torch.Tensor, ridge: float = 1e-2):
+    """The exact ε-predictor E[ε | Z_t] when standardised trials are Gaussian, N(μ, Σ) over all l·d entries
+    fitted to z_fit (n, l, d): ε̂ = √(1−ᾱ_t) Σ_t⁻¹ (Z_t − √ᾱ_t μ), Σ_t = ᾱ_t Σ + (1−ᾱ_t) I — the reference a
+    prior must beat to model more than second moments."""
+    flat = prior.standardise(z_fit).flatten(1).double()
+    mu = flat.mean(0)
+    cov = torch.cov(flat.T) + ridge * torch.eye(flat.shape[1], dtype=flat.dtype, device=flat.device)
+    lam, u = torch.linalg.eigh(cov)
+
+    def denoise(zt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        abar = prior.schedule.alpha_bar[t].double()[:, None]  # (B, 1)
+        proj = (zt.flatten(1).double() - abar.sqrt() * mu) @ u  # (B, D) in the eigenbasis
+        eps = ((1 - abar).sqrt() * proj / (abar * lam + (1 - abar))) @ u.T
+        return eps.view(zt.shape).to(zt.dtype)
+
+    return denoise
+
+
+def rotate_latents(z: torch.Tensor, degrees: float, gen: torch.Generator, centre: torch.Tensor) -> torch.Tensor:
+    """z (B, l, d) rotated about ``centre`` (d,) by ``degrees`` in a random plane of the latent space."""
+    d = z.shape[-1]
+    q, _ = torch.linalg.qr(torch.randn(d, 2, generator=gen, dtype=torch.float64))
+    c, s_ = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+    plane = torch.tensor([[c - 1, -s_], [s_, c - 1]], dtype=torch.float64)
+    rot = (torch.eye(d, dtype=torch.float64) + q @ plane @ q.T).to(z.dtype).to(z.device)  # identity off the plane
+    return (z - centre) @ rot.T + centre
+
+
+def prior_checks(prior: DiffusionPrior, held: torch.Tensor, fit_latents: torch.Tensor, *, seed: int, draws: int = 8, planes: int = 4) -> dict[str, float]:
+    """Is the prior good enough to align with? On held-out source latents held (B, l, d), with fixed draws:
+    ``dsm_heldout`` (its denoising loss per trial), ``dsm_gaussian_ref`` (the exact Gaussian reference fitted to
+    fit_latents), and ``rotation_margin_<θ>`` — the loss of the same trials rotated by θ in a random latent
+    plane (mean over ``planes`` planes) minus the unrotated loss: > 0 means it prefers the right orientation."""
+    gen = torch.Generator().manual_seed(seed + 17)
+    b = held.shape[0]
+    t = torch.randint(0, prior.schedule.steps, (draws, b), generator=gen).to(held.device)
+    eps = torch.randn((draws, *held.shape), generator=gen).to(held.device)
+    base = dsm_per_trial(prior, held, t, eps).mean().item()
+    out = {"dsm_heldout": base, "dsm_gaussian_ref": dsm_per_trial(prior, held, t, eps, gaussian_denoiser(prior, fit_latents)).mean().item()}
+    centre = fit_latents.reshape(-1, fit_latents.shape[-1]).mean(0)
+    for deg in ROTATION_CHECK_DEG:
+        rot = [dsm_per_trial(prior, rotate_latents(held, deg, gen, centre), t, eps).mean().item() for _ in range(planes)]
+        out[f"rotation_margin_{deg:g}"] = float(np.mean(rot) - base)
+    return out
 
 
 def load_prior(payload: Mapping[str, Any], device) -> DiffusionPrior:
@@ -172,22 +237,57 @@ def module_size(module: nn.Module | None) -> tuple[int, float]:
     return n, buf.getbuffer().nbytes / 1024.0
 
 
-class _Best(nn.Module):
-    """The best validation score seen and the read-in that produced it — a module, so resume keeps it."""
+class StackedReadIn(nn.Module):
+    """R target read-ins φ_t^(1..R) (the restarts) applied at once: x (R·B, T, N) group-major -> (R·B, T, H).
 
-    def __init__(self, read_in: nn.Linear):
+    Stacking lets one pass of the frozen encoder and prior serve every restart (a batch R times larger costs
+    far less than R passes on CPU for models this small); the groups never mix, so each restart's gradient is
+    the one it would get alone.
+    """
+
+    def __init__(self, layers: list[nn.Linear]):
         super().__init__()
-        self.register_buffer("score", torch.tensor(float("-inf")))
-        self.register_buffer("step", torch.tensor(-1))
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))  # (R, H, N)
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))  # (R, H)
+
+    @property
+    def groups(self) -> int:
+        return self.weight.shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        g = x.reshape(self.groups, -1, *x.shape[1:])  # (R, B, T, N)
+        return (torch.einsum("rbtn,rhn->rbth", g, self.weight) + self.bias[:, None, None]).reshape(-1, x.shape[1], self.weight.shape[1])
+
+    def group(self, r: int):
+        """The r-th read-in alone, as a callable x (B, T, N) -> (B, T, H) that keeps gradients."""
+        return lambda x: nn.functional.linear(x, self.weight[r], self.bias[r])
+
+    def linear(self, r: int) -> nn.Linear:
+        layer = nn.Linear(self.weight.shape[2], self.weight.shape[1]).to(self.weight.device)
+        with torch.no_grad():
+            layer.weight.copy_(self.weight[r])
+            layer.bias.copy_(self.bias[r])
+        return layer
+
+
+class _Best(nn.Module):
+    """Per restart: the best validation score seen and the read-in that produced it — a module, so resume keeps it."""
+
+    def __init__(self, read_in: StackedReadIn):
+        super().__init__()
+        r = read_in.groups
+        self.register_buffer("score", torch.full((r,), float("-inf")))
+        self.register_buffer("step", torch.full((r,), -1))
         self.register_buffer("weight", read_in.weight.detach().clone())
         self.register_buffer("bias", read_in.bias.detach().clone())
 
-    def offer(self, score: float, step: int, read_in: nn.Linear) -> None:
-        if score > float(self.score):
-            self.score.fill_(score)
-            self.step.fill_(step)
-            self.weight.copy_(read_in.weight.detach())
-            self.bias.copy_(read_in.bias.detach())
+    def offer(self, scores: list[float], step: int, read_in: StackedReadIn) -> None:
+        for r, score in enumerate(scores):
+            if score > float(self.score[r]):
+                self.score[r] = score
+                self.step[r] = step
+                self.weight[r].copy_(read_in.weight[r].detach())
+                self.bias[r].copy_(read_in.bias[r].detach())
 
 
 def init_read_in(vae: SequentialVAE, n_target: int, how: str, seed: int) -> nn.Linear:
@@ -208,6 +308,33 @@ def init_read_in(vae: SequentialVAE, n_target: int, how: str, seed: int) -> nn.L
     return layer.to(src.weight.device)
 
 
+def restart_seed(seed: int, r: int) -> int:
+    """Seed of restart r's random read-in (and of its baseline modules): distinct per restart, fixed by the job seed."""
+    return int(seed) * 1009 + 7919 * (r + 1)
+
+
+SELECTS = ("best", "last", "objective")
+# ablations of ERDiff: the objective's weights they override (and the prior whose standardisation they use)
+ERDIFF_OVERRIDES = {
+    "erdiff": {}, "erdiff_wo_s": {}, "erdiff_wo_t": {},
+    "erdiff_dsm_only": {"moment_weight": 0.0, "ot_weight": 0.0},
+    "erdiff_moment_only": {"dsm_weight": 0.0},
+}
+
+
+class _Oracle(nn.Module):
+    """The supervised ceiling: target behaviour (standardised like the source's) regressed through the frozen
+    source readout — the read-in a perfect alignment would have to find inside this architecture."""
+
+    def __init__(self, vae: SequentialVAE):
+        super().__init__()
+        self._readout = [vae]  # not a submodule: the VAE is frozen and not part of what this method adds
+
+    def forward(self, *, z_t: torch.Tensor, y_t: torch.Tensor, **_) -> dict[str, torch.Tensor]:
+        mse = (self._readout[0].decode_behaviour(z_t) - y_t).pow(2).mean()
+        return {"loss": mse, "behaviour_mse": mse, "criterion": mse}
+
+
 def align(
     *,
     method: str,
@@ -223,10 +350,17 @@ def align(
     record=None,
     select_fn=None,
 ) -> dict[str, Any]:
-    """Fit φ_t with ``method`` on target train trials; select on val; score test. Returns metrics and artefacts.
+    """Fit φ_t with ``method`` on target train trials, ``params["restarts"]`` times; pick one; score test.
 
-    ``select_fn(latents_val (trial, time, d) np, trials_val) -> score`` (higher is better) overrides the default
-    selection score, val behaviour R² — used for the synthetic sessions, which have no behaviour.
+    Restarts: restart 0 starts from ``read_in_init``, the others from random read-ins (``restart_seed``); all
+    are trained together (``StackedReadIn``), each with its own copy of a baseline's added modules.
+    Selection (``params["select"]``): ``objective`` — each restart's final read-in, the winner the restart
+    with the lowest label-free objective (the method's own loss on the read-in's side, ``criterion``) on
+    target train + val trials, fixed noise draws: no target behaviour is used before the test trials;
+    ``best`` — the checkpoint and restart with the best val behaviour R² (uses target labels); ``last`` —
+    restart 0's final read-in. The oracle always selects on val R² (it is supervised anyway).
+    ``select_fn(latents_val (trial, time, d) np, trials_val) -> score`` (higher is better) replaces val R² —
+    used for the synthetic sessions, which have no behaviour.
     """
     from neurodyn.models.erdiff import baselines
     from neurodyn.models.erdiff.mla import MaximumLikelihoodAlignment
@@ -234,13 +368,23 @@ def align(
     for p in vae.parameters():
         p.requires_grad_(False)
     tr, va, te = target.subset("train"), target.subset("val"), target.subset("test")
+    trva = target.subset("train", "val")
     if not len(tr.split) or not len(va.split) or not len(te.split):
         raise ValueError("target session needs train, val and test trials")
-    read_in = init_read_in(vae, target.n_channels, params["read_in_init"], seed)
+    restarts = 1 if method == "no_align" else int(params["restarts"])
+    select = "best" if method == "oracle" else params["select"]
+    layers = [init_read_in(vae, target.n_channels, params["read_in_init"] if r == 0 else "random", restart_seed(seed, r)) for r in range(restarts)]
+    read_in = StackedReadIn(layers).to(device)
     x_tr = torch.as_tensor(tr.x, device=device)
     x_va = torch.as_tensor(va.x, device=device)
+    x_trva = torch.as_tensor(trva.x, device=device)
     src_mean, src_logvar = posterior(vae, torch.as_tensor(source.subset("train", "val").x, device=device))
     n_bins, n_latent = src_mean.shape[1], src_mean.shape[2]
+    y_tr = None
+    if method == "oracle":
+        if tr.y is None:
+            raise ValueError("the oracle needs target behaviour")
+        y_tr = torch.as_tensor((tr.y - vae_payload["behaviour_mean"].numpy()) / vae_payload["behaviour_std"].numpy(), device=device, dtype=torch.float32)
 
     objective: nn.Module | None
     added: nn.Module | None
@@ -249,20 +393,64 @@ def align(
     elif method in ERDIFF_VARIANTS:
         if prior is None:
             raise ValueError(f"{method} needs a trained diffusion prior")
-        objective = MaximumLikelihoodAlignment(prior=prior, **method_params).to(device)
-        added = prior.denoiser
+        objective = MaximumLikelihoodAlignment(prior=prior, **{**method_params, **ERDIFF_OVERRIDES[method]}).to(device)
+        added = None if objective.dsm_weight == 0 else prior.denoiser
+    elif method == "oracle":
+        objective, added = _Oracle(vae), None
     else:
-        objective = baselines.build(method, n_bins=n_bins, n_latent=n_latent, n_target_channels=target.n_channels, **method_params).to(device)
-        added = objective
+        mods = []
+        for r in range(restarts):
+            torch.manual_seed(restart_seed(seed, r))
+            mods.append(baselines.build(method, n_bins=n_bins, n_latent=n_latent, n_target_channels=target.n_channels, **method_params))
+        objective = nn.ModuleList(mods).to(device)
+        added = mods[0]
     params_added, size_kb = module_size(added)
 
-    def val_score() -> float:
+    def encode_all(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, N) -> each restart's posterior, (R·B, T, d) group-major."""
+        return vae.encode(x.repeat(restarts, 1, 1), read_in)
+
+    def val_scores() -> list[float]:
         with torch.no_grad():
+            mean, _ = encode_all(x_va)
+            mean = mean.view(restarts, -1, *mean.shape[1:])
             if select_fn is not None:
-                mean, _ = vae.encode(x_va, read_in)
-                return float(select_fn(mean.cpu().numpy(), va))
-            pred = decode_behaviour(vae, vae_payload, x_va, read_in)
-            return r2_pct(va.y, pred)
+                return [float(select_fn(m.cpu().numpy(), va)) for m in mean]
+            out = []
+            for m in mean:
+                pred = vae.decode_behaviour(m).cpu().numpy() * vae_payload["behaviour_std"].numpy() + vae_payload["behaviour_mean"].numpy()
+                out.append(r2_pct(va.y, pred))
+            return out
+
+    def run_objective(z_t, z_s, x_t, gen, *, y_t=None, t=None, eps=None) -> dict[str, torch.Tensor]:
+        """The method's terms on every restart's latents z_t (R·B, l, d); ``per_group`` (R,) its criterion."""
+        if method in ERDIFF_VARIANTS:
+            return objective(z_t, gen=gen, z_source=z_s, groups=restarts, t=t, eps=eps)
+        if method == "oracle":
+            outs = [objective(z_t=z, y_t=y_t) for z in z_t.view(restarts, -1, *z_t.shape[1:])]
+        else:
+            xs = x_t.view(restarts, -1, *x_t.shape[1:])
+            outs = [objective[r](z_t=z, z_s=z_s, x_t=xs[r], encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
+                    for r, z in enumerate(z_t.view(restarts, -1, *z_t.shape[1:]))]
+        total = {k: sum(o[k] for o in outs) for k in outs[0]}
+        total["per_group"] = torch.stack([o["criterion"].detach() for o in outs])
+        return total
+
+    @torch.no_grad()
+    def criteria() -> list[float]:
+        """Each restart's label-free objective on target train+val trials (fixed draws: comparable across restarts)."""
+        gen = torch.Generator().manual_seed(seed + 1)
+        mean, logvar = encode_all(x_trva)
+        z_t = SequentialVAE.sample(mean, logvar, gen)
+        z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
+        t = eps = None
+        if method in ERDIFF_VARIANTS:
+            draws, n = int(params["criterion_draws"]), x_trva.shape[0]
+            t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, restarts).to(device)
+            eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, restarts, 1, 1).to(device)
+        with torch.enable_grad():  # the Hutchinson term differentiates through its input
+            out = run_objective(z_t, z_s, x_trva.repeat(restarts, 1, 1), gen, t=t, eps=eps)
+        return [float(v) for v in out["per_group"]]
 
     best = _Best(read_in).to(device)
     steps = 0 if method == "no_align" else params["steps"]
@@ -274,23 +462,17 @@ def align(
             {"params": [p for p in objective.parameters() if p.requires_grad], "lr": params["aux_lr"]},
         ])
 
-        def encode(x):
-            return vae.encode(x, read_in)
-
         def step(i: int, gen: torch.Generator):
-            if i and i % params["eval_every"] == 0:
-                best.offer(val_score(), i, read_in)
+            if select == "best" and i and i % params["eval_every"] == 0:
+                best.offer(val_scores(), i, read_in)
             t0 = time.perf_counter()
             idx = _batch(x_tr.shape[0], params["batch_trials"], gen).to(device)
-            mean, logvar = vae.encode(x_tr[idx], read_in)
+            mean, logvar = encode_all(x_tr[idx])
             z_t = SequentialVAE.sample(mean, logvar, gen)
             sidx = _batch(src_mean.shape[0], params["batch_trials"], gen).to(device)
             z_s = SequentialVAE.sample(src_mean[sidx], src_logvar[sidx], gen)
-            if method in ERDIFF_VARIANTS:
-                out = objective(z_t, gen=gen, z_source=z_s)
-            else:
-                out = objective(z_t=z_t, z_s=z_s, x_t=x_tr[idx], encode=encode, gen=gen)
-            out = dict(out)
+            out = dict(run_objective(z_t, z_s, x_tr[idx].repeat(restarts, 1, 1), gen, y_t=None if y_tr is None else y_tr[idx]))
+            out.pop("per_group", None)
             out["_t0"] = t0
             return out
 
@@ -315,44 +497,76 @@ def align(
                   n_steps=steps, record=record, seed=seed, label=f"erdiff align {method}",
                   checkpoint_every=params["checkpoint_every"], clip_grad=params["clip_grad"])
         history = res.history
-    best.offer(val_score(), steps, read_in)
-    if method == "no_align" or params["select"] == "last":
-        chosen_step = steps
-    else:
-        chosen_step = int(best.step)
+    final_val = val_scores()
+    best.offer(final_val, steps, read_in)
+    # the oracle's own objective needs labels: it is selected on val R² and has no label-free criterion
+    crit = criteria() if steps and method != "oracle" and (restarts > 1 or select == "objective") else [float("nan")] * restarts
+    if method == "no_align":
+        chosen, chosen_step = 0, 0
+    elif select == "best":
+        chosen = int(torch.argmax(best.score))
+        chosen_step = int(best.step[chosen])
         with torch.no_grad():
             read_in.weight.copy_(best.weight)
             read_in.bias.copy_(best.bias)
-    read_in.eval()
+    elif select == "objective":
+        chosen, chosen_step = int(np.nanargmin(crit)), steps
+    else:
+        chosen, chosen_step = 0, steps
+    val_r2 = val_scores()  # of the read-ins the selection kept, per restart (diagnostics; not used by `objective`)
+    final = read_in.linear(chosen).eval()
     with torch.no_grad():
-        lat_te, _ = vae.encode(torch.as_tensor(te.x, device=device), read_in)
-        lat_va, _ = vae.encode(x_va, read_in)
+        lat_te, _ = vae.encode(torch.as_tensor(te.x, device=device), final)
+        lat_va, _ = vae.encode(x_va, final)
+        src_te, _ = vae.encode(torch.as_tensor(source.subset("test").x, device=device)) if len(source.subset("test").split) else (src_mean, None)
     metrics: dict[str, Any] = {
         "selected_step": chosen_step,
+        "selected_restart": chosen,
+        "restarts": restarts,
+        "select": select,
         "steps": steps,
-        "val_score_selected": float(best.score) if method != "no_align" and params["select"] != "last" else val_score(),
+        "val_score_selected": float(val_r2[chosen]),
+        "restart_val_scores": [round(float(v), 3) for v in val_r2],
+        "restart_criteria": [round(float(v), 4) for v in crit],
+        "criterion_agrees_with_val": bool(restarts > 1 and np.all(np.isfinite(crit)) and int(np.nanargmin(crit)) == int(np.argmax(val_r2))),
         "params_added": params_added,
         "size_added_kb": round(size_kb, 3),
         "align_step_time_ms": float(1000 * np.median(step_times)) if step_times else 0.0,
         "align_total_time_s": float(sum(step_times)),
         "n_train_trials": int(len(tr.split)), "n_val_trials": int(len(va.split)), "n_test_trials": int(len(te.split)),
+        **latent_spread(lat_te.cpu().numpy(), te.condition, src_te.cpu().numpy(), source.subset("test").condition if len(source.subset("test").split) else source.subset("train", "val").condition),
     }
     if te.y is not None and vae.readout is not None:
-        pred = decode_behaviour(vae, vae_payload, torch.as_tensor(te.x, device=device), read_in)
+        pred = decode_behaviour(vae, vae_payload, torch.as_tensor(te.x, device=device), final)
         metrics["test_r2_pct"] = r2_pct(te.y, pred)
         metrics["test_rmse"] = rmse(te.y, pred)
-        metrics["val_r2_pct"] = r2_pct(va.y, decode_behaviour(vae, vae_payload, x_va, read_in))
+        metrics["val_r2_pct"] = r2_pct(va.y, decode_behaviour(vae, vae_payload, x_va, final))
+        if restarts > 1:  # every restart's test score, for the report on selection only (never used to choose)
+            metrics["restart_test_r2_pct"] = [round(r2_pct(te.y, decode_behaviour(vae, vae_payload, torch.as_tensor(te.x, device=device), read_in.linear(r))), 3) for r in range(restarts)]
     if history:
         metrics["loss_first"] = float(np.mean([h["loss"] for h in history[:5]]))
         metrics["loss_final"] = float(np.mean([h["loss"] for h in history[-5:]]))
     return {
         "metrics": metrics,
-        "read_in": {k: v.detach().cpu() for k, v in read_in.state_dict().items()},
+        "read_in": {k: v.detach().cpu() for k, v in final.state_dict().items()},
         "test_latents": lat_te.cpu(),
         "val_latents": lat_va.cpu(),
         "test_condition": [str(c) for c in te.condition],
         "test_split_index": torch.as_tensor(np.flatnonzero(target.mask("test"))),
     }
+
+
+def latent_spread(aligned: np.ndarray, aligned_cond: np.ndarray, source: np.ndarray, source_cond: np.ndarray) -> dict[str, float]:
+    """How much of the source latents' spread aligned latents keep (the collapse check), both (trial, time, d):
+    ``latent_var_ratio`` — total variance over trials × bins, aligned / source; ``condition_var_ratio`` —
+    variance of the per-condition mean trajectories (between-direction structure), aligned / source."""
+    def cond_var(z, cond):
+        means = np.stack([z[np.asarray(cond) == c].mean(0) for c in np.unique(cond)])  # (C, T, d)
+        return float(means.var(0).sum())
+
+    tot = lambda z: float(z.reshape(-1, z.shape[-1]).var(0).sum())  # noqa: E731
+    return {"latent_var_ratio": round(tot(aligned) / max(tot(source), 1e-12), 4),
+            "condition_var_ratio": round(cond_var(aligned, aligned_cond) / max(cond_var(source, source_cond), 1e-12), 4)}
 
 
 def copy_module(module: nn.Module) -> nn.Module:

@@ -43,4 +43,6 @@ class CycleGAN(nn.Module):
         z_back, _ = encode(torch.exp(log_rate_fake))
         cyc_z = (z_back - z_s).pow(2).mean()
         loss = adv_z + adv_x + self.cycle_weight * (cyc_x + cyc_z)
-        return {"loss": loss, "adv_latent": adv_z, "adv_target": adv_x, "cycle": cyc_x + cyc_z}
+        # what G (the read-in) minimises: its cycle losses minus D_Z's loss on G's latents (G maximises that)
+        criterion = self.cycle_weight * (cyc_x + cyc_z) - self._ls(self.d_latent(z_t.flatten(1)), False)
+        return {"loss": loss, "adv_latent": adv_z, "adv_target": adv_x, "cycle": cyc_x + cyc_z, "criterion": criterion}

@@ -4,8 +4,13 @@ series forecasting via attention sharing", ICML 2022).
 Each domain has its own sequence generator around one shared attention module: private query/key projections,
 a shared value/output path, and a forecasting head that predicts each bin's latent from the past (DAF's
 forecasting task; here on latent trajectories, causal attention). A domain discriminator sees the queries and
-keys and, through gradient reversal, makes them domain-invariant (DAF's adversarial term on Q, K). The target
-read-in is trained by both the target forecasting loss and the adversarial term.
+keys and, through gradient reversal, makes them domain-invariant (DAF's adversarial term on Q, K).
+
+In DAF the forecast targets are the observed series, fixed data. Here they are latents of the trainable target
+read-in, and a forecast loss that reaches the read-in is minimised by a constant latent (trivially
+forecastable): an earlier version trained the read-in on it and the aligned latents collapsed. So the
+forecasting losses train DAF's own modules on detached latents, as they would on data, and the read-in is
+trained by the adversarial term alone.
 """
 
 from __future__ import annotations
@@ -30,23 +35,30 @@ class DAF(nn.Module):
         mask = torch.triu(torch.ones(n_bins, n_bins, dtype=torch.bool), diagonal=0)
         self.register_buffer("mask", mask)  # bin i attends to bins < i (strict past: a forecast)
 
-    def _branch(self, z: torch.Tensor, domain: str):
+    def _qk(self, z: torch.Tensor, domain: str):
         h = self.embed[domain](z)
         q, k = self.qk[domain](h).chunk(2, dim=-1)
+        return h, q, k
+
+    def _forecast(self, z: torch.Tensor, domain: str) -> torch.Tensor:
+        """MSE of the causal-attention forecast of bins 1..l−1 of z (B, l, d) from their past."""
+        h, q, k = self._qk(z, domain)
         att = (q @ k.transpose(1, 2)) * self.scale
         att = att.masked_fill(self.mask[: z.shape[1], : z.shape[1]], float("-inf"))
         att = torch.nan_to_num(torch.softmax(att, dim=-1))  # the first bin has no past: zero weights
         pred = self.out(att @ self.value(h))
-        forecast = F.mse_loss(pred[:, 1:], z[:, 1:])
-        return q, k, forecast
+        return F.mse_loss(pred[:, 1:], z[:, 1:])
 
     def forward(self, *, z_t: torch.Tensor, z_s: torch.Tensor, **_) -> dict[str, torch.Tensor]:
-        q_s, k_s, f_s = self._branch(z_s, "source")
-        q_t, k_t, f_t = self._branch(z_t, "target")
+        f_s = self._forecast(z_s.detach(), "source")
+        f_t = self._forecast(z_t.detach(), "target")  # detached: see the module docstring
+        _, q_s, k_s = self._qk(z_s, "source")
+        _, q_t, k_t = self._qk(z_t, "target")
         src = torch.cat([q_s, k_s], dim=1).flatten(0, 1)
         tgt = grad_reverse(torch.cat([q_t, k_t], dim=1).flatten(0, 1), self.reversal)
         logits = self.discriminator(torch.cat([src, tgt])).squeeze(-1)
         labels = torch.cat([torch.ones(src.shape[0]), torch.zeros(tgt.shape[0])]).to(logits.device)
         adv = F.binary_cross_entropy_with_logits(logits, labels)
         loss = self.forecast_weight * (f_s + f_t) + adv
-        return {"loss": loss, "forecast": f_s + f_t, "domain_bce": adv}
+        # the read-in's own objective: confuse the discriminator (maximise its loss)
+        return {"loss": loss, "forecast": f_s + f_t, "domain_bce": adv, "criterion": -adv}

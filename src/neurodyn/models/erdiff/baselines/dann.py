@@ -26,4 +26,5 @@ class DANN(nn.Module):
         feats = torch.cat([z_s.flatten(1), grad_reverse(z_t.flatten(1), self.reversal)])
         labels = torch.cat([torch.ones(z_s.shape[0]), torch.zeros(z_t.shape[0])]).to(feats.device)
         loss = F.binary_cross_entropy_with_logits(self.classifier(feats).squeeze(-1), labels)
-        return {"loss": loss, "domain_bce": loss}
+        # the read-in maximises the classifier's loss (through the reversal): its own objective is −BCE
+        return {"loss": loss, "domain_bce": loss, "criterion": -loss}

@@ -46,4 +46,4 @@ class JSDM(nn.Module):
 
     def forward(self, *, z_t: torch.Tensor, z_s: torch.Tensor, **_) -> dict[str, torch.Tensor]:
         js = torch.stack([js_divergence(z_s[:, i], z_t[:, i], self.bandwidth_scale) for i in range(z_t.shape[1])]).mean()
-        return {"loss": js, "js": js}
+        return {"loss": js, "js": js, "criterion": js}

@@ -48,4 +48,4 @@ class SASA(nn.Module):
         l_beta = mmd2(b_s.flatten(1), b_t.flatten(1))
         l_feat = mmd2(f_s.flatten(1), f_t.flatten(1))
         loss = l_alpha + l_beta + l_feat
-        return {"loss": loss, "intra": l_alpha, "inter": l_beta, "features": l_feat}
+        return {"loss": loss, "intra": l_alpha, "inter": l_beta, "features": l_feat, "criterion": loss}
