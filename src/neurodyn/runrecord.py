@@ -1,4 +1,4 @@
-"""Run record: the one folder every train / align / transfer job leaves behind (DESIGN.md contract 2).
+"""Run record: the one folder every train / align / transfer job leaves behind (docs/contracts.md §2).
 
 ``<out>/metrics.json`` (flat keys, units in the names), ``config.json`` (the config slice it ran with),
 ``run.json`` (seed, wall time, device, versions, command) and ``*.pt`` checkpoints that load on CPU with

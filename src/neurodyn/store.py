@@ -1,6 +1,6 @@
 """Session store: one zarr store per recording — the contract between conversion and every model.
 
-Layout (``xarray.open_zarr``-readable; DESIGN.md contract 1):
+Layout (``xarray.open_zarr``-readable; docs/contracts.md §1):
 
 - ``spikes`` (trial, time, unit) float32 counts per bin of ``attrs.bin_ms``; NaN where the unit was not observed
   (outside ``obs_intervals``), so missing data never pass for silence.

@@ -12,7 +12,7 @@ from neurodyn.data.download import MIB, dandi_etag_hasher, etag_parts, file_dige
 
 
 def _by_hand(data: bytes, part: int) -> str:
-    """md5 over the concatenated binary md5 of each part, then "-<number of parts>" (NLB-DANDI.md §3)."""
+    """md5 over the concatenated binary md5 of each part, then "-<number of parts>" (docs/data.md §5)."""
     pieces = [data[i:i + part] for i in range(0, len(data), part)]
     return hashlib.md5(b"".join(hashlib.md5(p).digest() for p in pieces)).hexdigest() + f"-{len(pieces)}"
 

@@ -1,4 +1,4 @@
-"""DCF on a known system: a 2-D limit cycle embedded linearly in 50 dimensions (PAPERS.md §1)."""
+"""DCF on a known system: a 2-D limit cycle embedded linearly in 50 dimensions (docs/papers.md §1)."""
 
 from __future__ import annotations
 

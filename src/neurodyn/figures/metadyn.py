@@ -3,7 +3,7 @@
 ``neurodyn figure metadyn {fig2,fig3,fig4,fig5,fewshot} --manifest JSON --out F.pdf --png F.png``
 
 The manifest (built by workflow/rules/figures.smk) names the run records and session stores each panel reads;
-nothing here trains: figures read only run records and session stores (DESIGN.md contract 2).
+nothing here trains: figures read only run records and session stores (docs/contracts.md §2).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from neurodyn.metrics.nlb import gaussian_smooth
 from neurodyn.store import open_session
 from neurodyn.utils.atomic import atomic_path, write_text
 
-# The NLB dandisets are all CC-BY-4.0 (DANDI metadata, ../shared/NLB-DANDI.md §1).
+# The NLB dandisets are all CC-BY-4.0 (DANDI metadata, docs/data.md §1).
 NLB_DANDISETS = {"000127", "000128", "000129", "000130", "000138", "000139", "000140"}
 NOT_OBSERVED = "#f3c89b"
 PDF_METADATA = {"CreationDate": None, "ModDate": None}

@@ -1,5 +1,5 @@
 """Neural Latents Benchmark metrics (Pei et al., NeurIPS 2021 Datasets & Benchmarks), re-implemented from their
-definitions (../shared/NLB-DANDI.md "Evaluation"); the benchmark's semantics are kept where they matter:
+definitions (docs/data.md §4); the benchmark's semantics are kept where they matter:
 
 - **co-bps** (co-smoothing bits per spike), eq. in Pei et al. §3.2:
   ``(log L(predicted rates) − log L(null)) / (N_spikes · ln 2)`` with Poisson likelihoods over the held-out

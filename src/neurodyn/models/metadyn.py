@@ -1,6 +1,6 @@
 """Meta-Dynamical State Space Model (Vermani, Nassar, Jeon, Dowling, Park; ICLR 2025, arXiv 2410.05454).
 
-Generative model for dataset d with trials y_{1:T} ∈ R^{N_d} (PAPERS.md §3):
+Generative model for dataset d with trials y_{1:T} ∈ R^{N_d} (docs/papers.md §3):
 
     e_d ~ N(0, I)                                                     dynamical embedding, e ∈ R^{d_e}
     z_1 ~ N(m_0, diag P_0)                                            initial condition

@@ -1,4 +1,4 @@
-"""Rotating ball: videos of a disk moving counter-clockwise on a circle (DCF's synthetic video, PAPERS.md §1).
+"""Rotating ball: videos of a disk moving counter-clockwise on a circle (DCF's synthetic video, docs/papers.md §1).
 
 The paper: 10 videos × 50 frames, 28×28. Each video starts at a random phase; the true latent is the disk's
 angle (stored as cos, sin). Frames are anti-aliased (the disk's edge is a 1-pixel logistic ramp) so that the

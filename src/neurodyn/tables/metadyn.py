@@ -3,7 +3,7 @@
 ``neurodyn table metadyn fewshot --manifest JSON --recon-csv … --recon-md … --forecast-csv … --forecast-md …``
     rows experiment × dataset × method × k: mean ± sd over seeds of reconstruction / forecasting r².
 ``neurodyn table metadyn scorecard --manifest JSON --out results/scorecard/metadyn.json``
-    the paper's figure claims measured here (its numeric tables are not transcribed; see PAPERS.md §3).
+    the paper's figure claims measured here (its numeric tables are not transcribed; see docs/papers.md §3).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Data preparation for the DCF experiments, from session stores (DESIGN.md contract 1).
+"""Data preparation for the DCF experiments, from session stores (docs/contracts.md §1).
 
-Neural data (PAPERS.md §1 "Data"): held-in units, Gaussian smoothing (SD ``smooth_ms``, 40 ms in the paper)
+Neural data (docs/papers.md §1 "Data"): held-in units, Gaussian smoothing (SD ``smooth_ms``, 40 ms in the paper)
 of the spike counts of each whole trial, then resampling onto ``n_steps`` equal steps (the paper's 100 per
 trial). Either the store's trials are used as they are (NLB stores: the 700 ms window around movement onset),
 or — for continuous recordings such as the two full MC_Maze trials of the demo — every trial is cut into

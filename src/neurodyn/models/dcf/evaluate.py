@@ -1,4 +1,4 @@
-"""Evaluation of latents for DCF's Tables 1–2 and its stability analysis (PAPERS.md §1 "Reported results").
+"""Evaluation of latents for DCF's Tables 1–2 and its stability analysis (docs/papers.md §1 "Published numbers").
 
 - Table 1: a linear (ridge) decoder from the first 3 latents to velocity, fit on all training frames, scored
   on each held-out window separately: R² = 1 − SS_res / SS_tot over (time, axis) of that window.

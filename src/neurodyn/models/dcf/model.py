@@ -1,4 +1,4 @@
-"""Dynamic Compression Flows (Wei, de Albuquerque, Martinez, Pan, Pearson 2026; PAPERS.md §1, talk slides).
+"""Dynamic Compression Flows (Wei, de Albuquerque, Martinez, Pan, Pearson 2026; docs/papers.md §1, talk slides).
 
 Data x^(1) ∈ R^D (τ = 1) and its compressed version x^(0) (τ = 0), both in R^D:
 

@@ -1,4 +1,4 @@
-"""Networks of DCF (Wei et al. 2026, PAPERS.md §1 "Sizes"): MLP encoder and flows for vector data, a conv
+"""Networks of DCF (Wei et al. 2026, docs/papers.md §1 "Sizes"): MLP encoder and flows for vector data, a conv
 encoder and conv U-Net flows for images. All of them take and return *flat* tensors (B, D) so that the
 model code is one path for both kinds of data; the conv nets reshape to ``image_shape`` inside.
 """

@@ -1,4 +1,4 @@
-"""Frame-wise VAE (Kingma & Welling 2014), DCF's "VAE" comparison (PAPERS.md §1, Tables 1–2).
+"""Frame-wise VAE (Kingma & Welling 2014), DCF's "VAE" comparison (docs/papers.md §1, Tables 1–2).
 
 Encoder MLP q(z | x) = N(μ(x), diag σ²(x)), decoder MLP p(x | z) = N(f(z), I); loss = reconstruction MSE summed
 over D + β KL(q || N(0, I)), averaged over frames. Latents are the posterior means.

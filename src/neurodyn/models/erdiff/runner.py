@@ -5,7 +5,7 @@
 3. ``align``: one alignment method on a target session — the target read-in is fitted on target TRAIN trials
    without behaviour; the checkpoint is selected on target VAL trials (behaviour R² through the frozen source
    readout; sessions without behaviour pass their own ``select_fn``); the selected read-in is scored on target
-   TEST trials only (PAPERS.md: the paper's code selects on the very trials it scores; we do not).
+   TEST trials only (docs/papers.md §2: the paper's code selects on the very trials it scores; we do not).
 """
 
 from __future__ import annotations
