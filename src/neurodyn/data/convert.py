@@ -43,7 +43,8 @@ from neurodyn.data import binning
 from neurodyn.errors import InputError
 from neurodyn.store import make_session, write_session
 
-SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed"}
+SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed", "move_onset"}
+MOVE_ONSET_KEYS = {"series", "after", "fraction", "min_peak"}
 REQUIRED_SPEC = ("name", "bin_ms", "kind", "format", "provenance")
 NLB_KEYS = {"name", "align_event", "window_ms", "behaviour", "lag_ms", "forward_ms", "psth_conditions", "psth_kernel_sd_ms"}
 FORMATS = ("nwb", "erdiff_npz", "nlb_1ms_npz")
@@ -190,6 +191,10 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
     win = window_from_spec(spec)
     with NWBReader(path) as nwb:
         trial_ids, cols = nwb.trials()
+        derived = {}
+        if "move_onset" in spec and win.align_event not in cols:  # e.g. DANDI 000688: no movement-onset column
+            cols[win.align_event] = derive_move_onset(nwb, cols, spec["move_onset"], path)
+            derived = {"derived_align_event": {"column": win.align_event, **spec["move_onset"]}}
         n_all = len(trial_ids)
         if n_all == 0:
             raise InputError(path, "intervals/trials", "at least one trial (the trials table is empty)")
@@ -286,6 +291,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         "behaviour_resampling": "nlb_tools: 501-tap Hamming FIR (scipy.signal.decimate n=500) sampled at each bin's left edge; 1 ms bins unfiltered",
         "spikes_binning": "nlb_tools: 1 ms bin int(round(t*1000, 6)) from t0 = 0, summed over bin_ms; NaN where the bin's first ms is outside obs_intervals",
         "input_format": "nwb",
+        **derived,
         **notes,
     }
     # spikes are written block-wise from the compact counts (see CompactCounts); the Dataset holds placeholders
@@ -299,6 +305,52 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
     )
     ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords)
     return ds, counts.filler(win.n_bins, win.n_forward)
+
+
+def derive_move_onset(nwb, cols: Mapping[str, np.ndarray], rule: Mapping[str, Any], path: Path) -> np.ndarray:
+    """Movement onset per trial from a behaviour series' speed, for recordings whose trials table has none.
+
+    ``rule`` (config ``sessions.<name>.move_onset``): ``series`` — a TimeSeries of ``processing/behavior``
+    (a name ending in ``_pos`` is differentiated, any other is taken as a velocity); ``after`` — the trials
+    column from which to search (e.g. ``go_cue_time``); ``fraction`` — onset is the first sample after it at
+    which the speed reaches this fraction of the trial's peak speed (peak searched up to ``stop_time``);
+    ``min_peak`` — trials whose peak speed is below this (the series' units per second) get NaN (dropped, like
+    trials without an alignment time). Times are the samples' own times, in seconds.
+    """
+    unknown = sorted(set(rule) - MOVE_ONSET_KEYS)
+    if unknown:
+        raise InputError("--spec", f"move_onset.{unknown[0]}", f"one of the known keys [{', '.join(sorted(MOVE_ONSET_KEYS))}]")
+    for key in ("series", "after", "fraction"):
+        if key not in rule:
+            raise InputError("--spec", f"move_onset.{key}", "this key (config sessions.<name>.move_onset)")
+    series = nwb.series_in(BEHAVIOUR_MODULE)
+    name = rule["series"]
+    if name not in series:
+        raise InputError(path, f"{BEHAVIOUR_MODULE}/{name}", f"the series named by move_onset.series; the file has: {', '.join(sorted(series)) or 'none'}")
+    if rule["after"] not in cols:
+        raise InputError(path, f"intervals/trials/{rule['after']}", f"the column named by move_onset.after; the table has {sorted(cols)}")
+    fraction, min_peak = float(rule["fraction"]), float(rule.get("min_peak", 0.0) or 0.0)
+    if not 0 < fraction < 1:
+        raise InputError("--spec", "move_onset.fraction", "a fraction in (0, 1)", got=fraction)
+    info = series[name]
+    times = nwb.timestamps(info)
+    after = np.asarray(cols[rule["after"]], np.float64)
+    stop = np.asarray(cols["stop_time"], np.float64)
+    onset = np.full(len(after), np.nan)
+    lo = np.searchsorted(times, after)
+    hi = np.searchsorted(times, stop, side="right")
+    for i in range(len(after)):
+        if not (np.isfinite(after[i]) and hi[i] - lo[i] >= 3):
+            continue
+        a, b = max(int(lo[i]) - 1, 0), int(hi[i])
+        values = nwb.series_data(info, a, b)
+        vel = np.gradient(values, times[a:b], axis=0) if name.endswith("_pos") else values
+        speed = np.linalg.norm(vel, axis=1)[lo[i] - a :]
+        peak = int(np.argmax(speed))
+        if not np.isfinite(speed[peak]) or speed[peak] <= min_peak or speed[peak] <= 0:
+            continue
+        onset[i] = times[lo[i] + int(np.argmax(speed[: peak + 1] >= fraction * speed[peak]))]
+    return onset
 
 
 class CompactCounts:
