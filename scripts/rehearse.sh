@@ -12,8 +12,11 @@
 # Environment: REHEARSAL_DIR (default results/rehearsal), REHEARSAL_SCALE (fraction of each file's trials,
 # default 0.04; MC_Maze train is always full size), REHEARSAL_MAX_STEPS (default 2), REHEARSAL_CORES (2),
 # REHEARSAL_CONFIG (extra config overlays, space separated, e.g. the CI slice's), REHEARSAL_ONLY (asset file
-# names to generate; default every asset of the config).
+# names to generate; default every asset of the config), REHEARSAL_MIN_TRIALS (floors, e.g. train=40,locked=100),
+# REHEARSAL_FULL (asset keys written at full size; set empty for none; default MC_Maze train).
 set -euo pipefail
+# the body is one function, read whole before it runs: editing this file during a run cannot change the run
+main() {
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 ROOT=$PWD
@@ -45,7 +48,7 @@ echo "neurodyn rehearse: stand-ins of every asset of ${CONFIGS[*]} (scale $SCALE
 ONLY=()
 [ -n "${REHEARSAL_ONLY:-}" ] && read -r -a ONLY <<< "--only $REHEARSAL_ONLY"
 nice -n 5 python -m neurodyn rehearse standins --config "${CONFIGS[@]}" --out "$R/standins" --scale "$SCALE" \
-  --max-steps "$STEPS" "${ONLY[@]}"
+  --max-steps "$STEPS" --min-trials "${REHEARSAL_MIN_TRIALS:-}" ${REHEARSAL_FULL+--full $REHEARSAL_FULL} "${ONLY[@]}"
 t1=$(date +%s)
 
 # Snakemake runs in its own directory: its results/ tree is the rehearsal's, never the real one.
@@ -88,3 +91,5 @@ if [ "$rc" != 0 ]; then
   grep -E "^Error in rule|^RuleException|Error executing rule" "$R/snakemake.log" | sort | uniq -c >&2 || true
 fi
 exit "$rc"
+}
+main "$@"

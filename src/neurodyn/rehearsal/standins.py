@@ -118,10 +118,12 @@ LOCKED_FACTS = {
 }
 
 
-def plan(config: Mapping[str, Any], scale: float = DEFAULT_SCALE, full: tuple[str, ...] = DEFAULT_FULL) -> list[AssetPlan]:
+def plan(config: Mapping[str, Any], scale: float = DEFAULT_SCALE, full: tuple[str, ...] = DEFAULT_FULL,
+         min_trials: Mapping[str, int] | None = None) -> list[AssetPlan]:
     """Every asset the configuration downloads, with its stand-in's layout and size."""
     if not 0 < scale <= 1:
         raise InputError("--scale", "", "a fraction in (0, 1]", got=scale)
+    MIN = {**MIN_TRIALS, **(min_trials or {})}
     out: list[AssetPlan] = []
     for name, dataset in config["datasets"].items():
         facts = NLB_FACTS.get(name)
@@ -131,7 +133,7 @@ def plan(config: Mapping[str, Any], scale: float = DEFAULT_SCALE, full: tuple[st
         for role, asset in dataset["assets"].items():
             real = facts["trials"][0 if role == "train" else 1]
             key = f"{dataset['dandiset']}/{asset['path']}"
-            n = real if key in full else min(real, max(MIN_TRIALS[role], int(round(real * scale))))
+            n = real if key in full else min(real, max(MIN[role], int(round(real * scale))))
             layout = facts["layout"] + ("" if role == "train" else "_test")
             units, heldout = (held_in + held_out, held_out) if role == "train" else (held_in, 0)
             out.append(AssetPlan(dataset["dandiset"], asset["path"], layout, units, heldout, real, n, True, name, role))
@@ -145,7 +147,7 @@ def plan(config: Mapping[str, Any], scale: float = DEFAULT_SCALE, full: tuple[st
                 raise InputError("config", f"unpinned.{dandiset}.assets", f"a subject this generator knows ({', '.join(facts['units'])})", got=path)
             real = facts["trials"]
             key = f"{dandiset}/{path}"
-            n = real if key in full else min(real, max(MIN_TRIALS["locked"], int(round(real * scale))))
+            n = real if key in full else min(real, max(MIN["locked"], int(round(real * scale))))
             out.append(AssetPlan(dandiset, path, facts["layout"], facts["units"][subject], 0, real, n, False))
     return out
 
@@ -434,14 +436,14 @@ def standin_asset_id(key: str) -> str:
 
 
 def write(config: Mapping[str, Any], out: Path, *, scale: float, seed: int, full: tuple[str, ...], max_steps: int,
-          only: list[str] | None = None, log=sys.stderr) -> dict[str, Any]:
+          only: list[str] | None = None, min_trials: Mapping[str, int] | None = None, log=sys.stderr) -> dict[str, Any]:
     """Write every stand-in (skipping files already written with the same plan), the overlay and the lock file."""
     from neurodyn.simulate.nwb_writer import REQUIRED_TRIAL_COLUMNS, write_nwb
     from neurodyn.utils.atomic import write_text
 
     out = Path(out).resolve()
     mirror = out / "mirror"
-    plans = plan(config, scale, full)
+    plans = plan(config, scale, full, min_trials)
     if only:
         plans = [p for p in plans if p.key in only or Path(p.path).name in only]
     manifest_path = out / "manifest.json"
@@ -529,11 +531,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scale", type=float, default=DEFAULT_SCALE, help="fraction of each file's real trials written")
     parser.add_argument("--full", nargs="*", default=list(DEFAULT_FULL), help="asset keys <dandiset>/<path> written at full size")
     parser.add_argument("--only", nargs="*", default=None, help="only these assets (keys or file names)")
+    parser.add_argument("--min-trials", default="", help="floors of the trial counts, e.g. train=40,test=24,locked=100 (defaults: "
+                        + ",".join(f"{k}={v}" for k, v in MIN_TRIALS.items()) + ")")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-steps", type=int, default=2, help="rehearsal.max_steps written into the overlay")
     args = parser.parse_args(argv)
     from neurodyn.config import load
 
     config = load(*args.config)
-    write(config, args.out, scale=args.scale, seed=args.seed, full=tuple(args.full), max_steps=args.max_steps, only=args.only)
+    floors = {}
+    for part in filter(None, args.min_trials.split(",")):
+        key, _, value = part.partition("=")
+        if key not in MIN_TRIALS or not value.isdigit() or int(value) < 1:
+            raise InputError("--min-trials", part, f"<kind>=<trials >= 1> with kind one of {', '.join(MIN_TRIALS)}")
+        floors[key] = int(value)
+    write(config, args.out, scale=args.scale, seed=args.seed, full=tuple(args.full), max_steps=args.max_steps,
+          only=args.only, min_trials=floors)
     return 0
