@@ -220,3 +220,26 @@ def test_probe_records_the_child(tmp_path, monkeypatch):
     assert probe.main(["--version"]) == 0
     rec = json.loads(log.read_text())
     assert rec["rc"] == 0 and rec["max_rss_mb"] > 1 and rec["argv"] == ["--version"]
+
+
+def test_dmfc_standin_gets_jitter_trial_fields_and_tp_corr(tmp_path, config):
+    """DMFC_RSG's stand-in through convert (alignment jitter, trial fields) and the smoothing evaluation (tp corr)."""
+    from neurodyn.data.sources import SessionSources
+    from neurodyn.evaluate.nlb_smoothing import evaluate_store, set_go_mask
+    from neurodyn.simulate.nwb_writer import write_nwb
+
+    asset = SessionSources(config)._dandi_asset("dmfc_rsg_train")
+    p = next(p for p in standins.plan(config) if p.path == asset["path"])
+    p.n_trials = 80
+    nwb = tmp_path / Path(p.path).name
+    write_nwb(standins.simulate(p, 0), nwb, seed=0, required_trial_columns=("start_time", "stop_time", "split"))
+    ds = _convert(tmp_path, config, "dmfc_rsg_train", nwb)
+    jitter = np.asarray(ds["align_jitter_ms"].values)
+    tp = np.asarray(ds["trial_tp"].values)
+    split = np.asarray(ds["split"].values).astype(str)
+    assert np.all(jitter <= np.clip(1500 - tp, 0, 300)) and jitter.max() > 0 and np.all(jitter[split == "test"] == 0)
+    mask = set_go_mask(ds)
+    # set→go lasts tp (to a bin) where it fits the window (jitter keeps set inside it when tp <= 1500 ms)
+    assert np.allclose(mask.sum(1) * 5.0, np.minimum(tp, 1500.0 - jitter), atol=5.0)
+    row = evaluate_store(ds, config["nlb"]["dmfc_rsg"], {"smoothing_sd_ms": 50, "glm_l2": 1e-3, "glm_max_iter": 30})
+    assert np.isfinite(row["tp_corr"]) and -1 <= row["tp_corr"] <= 1 and np.isfinite(row["co_bps_bits_per_spike"])

@@ -46,7 +46,8 @@ from neurodyn.store import make_session, write_session
 SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed", "move_onset"}
 MOVE_ONSET_KEYS = {"series", "after", "fraction", "min_peak"}
 REQUIRED_SPEC = ("name", "bin_ms", "kind", "format", "provenance")
-NLB_KEYS = {"name", "align_event", "window_ms", "behaviour", "lag_ms", "forward_ms", "psth_conditions", "psth_kernel_sd_ms"}
+NLB_KEYS = {"name", "align_event", "window_ms", "behaviour", "lag_ms", "forward_ms", "psth_conditions", "psth_kernel_sd_ms",
+            "align_jitter_max_ms", "align_jitter_seed", "trial_fields"}
 FORMATS = ("nwb", "erdiff_npz", "nlb_1ms_npz")
 OBSERVATIONS = "acquisition/observations"
 LATENTS = "processing/ground_truth/latents"
@@ -201,11 +202,15 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         if win.align_event not in cols:
             raise InputError(path, f"intervals/trials/{win.align_event}", f"the alignment column named by the config; the table has {sorted(cols)}")
         align_us = binning.seconds_to_us(cols[win.align_event])
+        jitter_ms, trial_coords = nlb_trial_extras(cols, spec.get("nlb") or {}, win, path)
+        if jitter_ms is not None:  # DMFC_RSG: the benchmark's random alignment jitter of non-test windows
+            align_us = align_us + np.round(np.nan_to_num(jitter_ms) * 1000).astype(align_us.dtype)
         keep = np.isfinite(np.asarray(cols[win.align_event], np.float64))
         if not keep.any():
             raise InputError(path, f"intervals/trials/{win.align_event}", "at least one trial with a finite alignment time")
         trial_ids, align_us = trial_ids[keep], align_us[keep]
         cols = {k: v[keep] for k, v in cols.items()}
+        trial_coords = {k: ("trial", v[keep]) for k, v in trial_coords.items()}
         n = len(trial_ids)
         first = binning.first_bin(align_us, win.start_ms, win.bin_ms)  # (T,) in bins
         _check_windows(path, trial_ids, first, win, cols)
@@ -303,8 +308,36 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         spikes_forward=np.broadcast_to(np.float32(np.nan), (n, win.n_forward, n_units)) if win.n_forward else None,
         latents=latents, observations=observations, attrs=attrs,
     )
-    ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords)
+    ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords, **trial_coords)
     return ds, counts.filler(win.n_bins, win.n_forward)
+
+
+def nlb_trial_extras(cols: Mapping[str, np.ndarray], nlb: Mapping[str, Any], win: Window, path: Path):
+    """(jitter_ms or None, {coord: values}) for every trial of the file, from the nlb window definition.
+
+    ``trial_fields``: trials columns kept as per-trial coords ``trial_<field>`` (float), e.g. DMFC_RSG's
+    is_eye, theta, is_short, ts, tp — the benchmark's behaviour for that dataset (its tp corr needs them).
+    ``align_jitter_max_ms`` (> 0): the benchmark's DMFC_RSG jitter (``metrics.nlb.dmfc_jitter_ms``: non-test
+    windows move later by 0…clip(window − tp, 0, max) ms, drawn with ``align_jitter_seed``); kept as the coord
+    ``align_jitter_ms`` so that every later step knows where each window really lies.
+    """
+    from neurodyn.metrics.nlb import dmfc_jitter_ms
+
+    coords: dict[str, np.ndarray] = {}
+    for field in nlb.get("trial_fields") or []:
+        if field not in cols:
+            raise InputError(path, f"intervals/trials/{field}", f"the trials column named by nlb.trial_fields; the table has {sorted(cols)}")
+        coords[f"trial_{field}"] = np.asarray(cols[field]).astype(np.float64)
+    jitter = None
+    top = float(nlb.get("align_jitter_max_ms") or 0)
+    if top > 0:
+        for col in ("tp", "split"):
+            if col not in cols:
+                raise InputError(path, f"intervals/trials/{col}", "a trials column (nlb.align_jitter_max_ms needs tp and split)")
+        jitter = dmfc_jitter_ms(np.asarray(cols["tp"], np.float64), cols["split"], window_ms=win.stop_ms - win.start_ms,
+                                max_ms=top, seed=int(nlb.get("align_jitter_seed", 0) or 0))
+        coords["align_jitter_ms"] = jitter
+    return jitter, coords
 
 
 def derive_move_onset(nwb, cols: Mapping[str, np.ndarray], rule: Mapping[str, Any], path: Path) -> np.ndarray:
