@@ -243,3 +243,14 @@ def test_dmfc_standin_gets_jitter_trial_fields_and_tp_corr(tmp_path, config):
     assert np.allclose(mask.sum(1) * 5.0, np.minimum(tp, 1500.0 - jitter), atol=5.0)
     row = evaluate_store(ds, config["nlb"]["dmfc_rsg"], {"smoothing_sd_ms": 50, "glm_l2": 1e-3, "glm_max_iter": 30})
     assert np.isfinite(row["tp_corr"]) and -1 <= row["tp_corr"] <= 1 and np.isfinite(row["co_bps_bits_per_spike"])
+
+
+def test_gpu_mode_refuses_without_cuda(capsys):
+    import torch
+
+    from neurodyn.rehearsal import gpu
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: the refusal path does not apply")
+    assert gpu.main([]) == gpu.EXIT_NO_GPU
+    assert "no GPU on this machine" in capsys.readouterr().err
