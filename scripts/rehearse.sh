@@ -65,7 +65,10 @@ exec "$(command -v python)" -m neurodyn rehearse probe "\$@"
 EOF
 chmod +x "$R/bin/neurodyn"
 export PATH="$R/bin:$PATH" NEURODYN_REHEARSAL_JOBS_LOG="$R/probe.jsonl"
-rm -f "$R/probe.jsonl"
+# a second call resumes (Snakemake skips finished jobs): both logs are appended, the jobs table reads them whole
+# and keeps each job's last run. REHEARSAL_FRESH=1 starts over (removes results/rehearsal/run and the logs).
+if [ "${REHEARSAL_FRESH:-0}" = 1 ]; then rm -rf "$RUN/results" "$RUN/.snakemake" "$R/probe.jsonl" "$R/snakemake.log"; mkdir -p "$RUN"; fi
+echo "=== neurodyn rehearse: snakemake started $(date -u +%FT%TZ) ===" >> "$R/snakemake.log"
 # the SLURM profile's default-resources, so each job's printed resources are what profiles/slurm requests
 mapfile -t DEFRES < <(python -c "import yaml,sys; d=yaml.safe_load(open('$PROFILE')).get('default-resources') or {}; print('\n'.join(f'{k}={v}' for k,v in d.items()))")
 CFGARGS=()
@@ -74,7 +77,7 @@ CFGARGS+=("$R/standins/overlay.yaml")
 set +e
 nice -n 5 snakemake -s "$ROOT/Snakefile" -d "$RUN" --configfile "${CFGARGS[@]}" --cores "$CORES" \
   --default-resources "${DEFRES[@]}" --keep-going --rerun-incomplete --printshellcmds "${EXTRA[@]}" \
-  2>&1 | tee "$R/snakemake.log" >&2
+  2>&1 | tee -a "$R/snakemake.log" >&2
 rc=${PIPESTATUS[0]}
 set -e
 t2=$(date +%s)
@@ -87,8 +90,9 @@ python -m neurodyn rehearse jobs --snakemake-log "$R/snakemake.log" --probe-log 
 } >> "$R/jobs.md"
 echo "neurodyn rehearse: stand-ins $((t1 - t0)) s, snakemake $((t2 - t1)) s, total $((t2 - t0)) s (exit $rc); jobs table $R/jobs.md" >&2
 if [ "$rc" != 0 ]; then
-  echo "neurodyn rehearse: FAILED jobs (see their logs under $RUN/results/logs):" >&2
-  grep -E "^Error in rule|^RuleException|Error executing rule" "$R/snakemake.log" | sort | uniq -c >&2 || true
+  echo "neurodyn rehearse: not every job finished; failed jobs and the last line of their logs (also in $R/jobs.md):" >&2
+  python -m neurodyn rehearse jobs --snakemake-log "$R/snakemake.log" --probe-log "$R/probe.jsonl" --profile "$PROFILE" \
+    --workdir "$RUN" --out "$R/failed.md" --failed-only >&2 || true
 fi
 exit "$rc"
 }

@@ -71,5 +71,5 @@ def test_slice_writes_the_jobs_table(slice_run):
     rows = [r for r in (out / "jobs.csv").read_text().splitlines()[1:] if r]
     rules = {r.split(",")[0] for r in rows}
     assert {"download_asset", "convert_session", "overview_figure", "nlb_smoothing", "erdiff_experiment"} <= rules
-    measured = [r for r in rows if r.split(",")[3]]
+    measured = [r for r in rows if r.split(",")[3]]  # peak_rss_mb
     assert len(measured) == len(rows)  # every job measured by the probe

@@ -254,3 +254,7 @@ def test_gpu_mode_refuses_without_cuda(capsys):
         pytest.skip("a GPU is present: the refusal path does not apply")
     assert gpu.main([]) == gpu.EXIT_NO_GPU
     assert "no GPU on this machine" in capsys.readouterr().err
+
+
+def test_local_rules_are_read_from_the_workflow():
+    assert jobs.local_rules(ROOT / "workflow" / "rules") == {"download_asset", "lock_dandisets"}
