@@ -257,4 +257,5 @@ def test_gpu_mode_refuses_without_cuda(capsys):
 
 
 def test_local_rules_are_read_from_the_workflow():
-    assert jobs.local_rules(ROOT / "workflow" / "rules") == {"download_asset", "lock_dandisets"}
+    assert {"download_asset", "lock_dandisets", "scorecard"} <= jobs.local_rules(ROOT / "workflow" / "rules")
+    assert "convert_session" not in jobs.local_rules(ROOT / "workflow" / "rules")
