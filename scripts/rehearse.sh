@@ -13,7 +13,9 @@
 # default 0.04; MC_Maze train is always full size), REHEARSAL_MAX_STEPS (default 2), REHEARSAL_CORES (2),
 # REHEARSAL_CONFIG (extra config overlays, space separated, e.g. the CI slice's), REHEARSAL_ONLY (asset file
 # names to generate; default every asset of the config), REHEARSAL_MIN_TRIALS (floors, e.g. train=40,locked=100),
-# REHEARSAL_FULL (asset keys written at full size; set empty for none; default MC_Maze train).
+# REHEARSAL_FULL (asset keys written at full size; set empty for none; default MC_Maze train), REHEARSAL_OMIT (rules
+# left out with what depends on them; default on a machine without CUDA: neurodyn.rehearsal.CPU_OMIT; empty: none),
+# REHEARSAL_FRESH=1 (start over instead of resuming).
 set -euo pipefail
 # the body is one function, read whole before it runs: editing this file during a run cannot change the run
 main() {
@@ -71,12 +73,30 @@ if [ "${REHEARSAL_FRESH:-0}" = 1 ]; then rm -rf "$RUN/results" "$RUN/.snakemake"
 echo "=== neurodyn rehearse: snakemake started $(date -u +%FT%TZ) ===" >> "$R/snakemake.log"
 # the SLURM profile's default-resources, so each job's printed resources are what profiles/slurm requests
 mapfile -t DEFRES < <(python -c "import yaml,sys; d=yaml.safe_load(open('$PROFILE')).get('default-resources') or {}; print('\n'.join(f'{k}={v}' for k,v in d.items()))")
+# paper-scale jobs that a CPU machine cannot finish in the rehearsal's budget (neurodyn.rehearsal.CPU_OMIT)
+if python -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  OMIT=${REHEARSAL_OMIT-}
+else
+  OMIT=${REHEARSAL_OMIT-$(python -c "from neurodyn.rehearsal import CPU_OMIT; print(' '.join(CPU_OMIT))")}
+fi
+OMITARGS=()
+if [ -n "$OMIT" ]; then
+  read -r -a OMITARGS <<< "--omit-from $OMIT"
+  python - "$OMIT" >&2 <<'PY' | tee "$R/omitted.md"
+import sys
+from neurodyn.rehearsal import CPU_OMIT
+for rule in sys.argv[1].split():
+    print(f"neurodyn rehearse: left out (with every job that needs it): {rule}: {CPU_OMIT.get(rule, 'REHEARSAL_OMIT')}")
+PY
+else
+  rm -f "$R/omitted.md"
+fi
 CFGARGS=()
 for f in "${CONFIGS[@]}"; do CFGARGS+=("$ROOT/$f"); done
 CFGARGS+=("$R/standins/overlay.yaml")
 set +e
 nice -n 5 snakemake -s "$ROOT/Snakefile" -d "$RUN" --configfile "${CFGARGS[@]}" --cores "$CORES" \
-  --default-resources "${DEFRES[@]}" --keep-going --rerun-incomplete --printshellcmds "${EXTRA[@]}" \
+  --default-resources "${DEFRES[@]}" --keep-going --rerun-incomplete --printshellcmds "${OMITARGS[@]}" "${EXTRA[@]}" \
   2>&1 | tee -a "$R/snakemake.log" >&2
 rc=${PIPESTATUS[0]}
 set -e
