@@ -82,7 +82,7 @@ fi
 OMITARGS=()
 if [ -n "$OMIT" ]; then
   read -r -a OMITARGS <<< "--omit-from $OMIT"
-  python - "$OMIT" >&2 <<'PY' | tee "$R/omitted.md"
+  python - "$OMIT" <<'PY' | tee "$R/omitted.md" >&2
 import sys
 from neurodyn.rehearsal import CPU_OMIT
 for rule in sys.argv[1].split():

@@ -11,6 +11,7 @@ rehearsal (every job of config.yaml) is `bash scripts/rehearse.sh`, which is far
 
 from __future__ import annotations
 
+import csv
 import os
 import subprocess
 from pathlib import Path
@@ -68,8 +69,9 @@ def test_slice_writes_the_jobs_table(slice_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     jobs = (out / "jobs.md").read_text()
     assert "peak_rss_mb" in jobs and "mem_mb_requested" in jobs and "Wall time:" in jobs
-    rows = [r for r in (out / "jobs.csv").read_text().splitlines()[1:] if r]
-    rules = {r.split(",")[0] for r in rows}
-    assert {"download_asset", "convert_session", "overview_figure", "nlb_smoothing", "erdiff_experiment"} <= rules
-    measured = [r for r in rows if r.split(",")[3]]  # peak_rss_mb
-    assert len(measured) == len(rows)  # every job measured by the probe
+    with open(out / "jobs.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"download_asset", "convert_session", "overview_figure", "nlb_smoothing", "erdiff_experiment"} <= {r["rule"] for r in rows}
+    assert all(r["peak_rss_mb"] for r in rows)  # every job measured by the probe
+    erdiff = next(r for r in rows if r["rule"] == "erdiff_experiment")
+    assert "fits, >= 1 steps" in erdiff["steps"]  # the paper-size job ran its capped optimisation steps

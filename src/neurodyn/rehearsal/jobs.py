@@ -169,11 +169,28 @@ def table(jobs: list[Job], probes: Mapping[str, Mapping[str, Any]], profile: Map
                 flags.append(f"TIME: {rec['wall_s']:.0f} s > requested {req['runtime']} min")
             if rec["rc"] != 0:
                 flags.append(f"exit {rec['rc']}")
+        row["steps"] = steps_logged(os.path.join(workdir, job.log)) if job.log else ""
         if rec is not None and rec["rc"] != 0 and job.log:
             row["error"] = last_line(os.path.join(workdir, job.log))
         row["flag"] = "; ".join(flags)
         rows.append(row)
     return rows
+
+
+STEP_LINE = re.compile(r"\[([^\]]+)\] step (\d+)/(\d+)")
+
+
+def steps_logged(path: str) -> str:
+    """Optimisation steps a job's log shows (``neurodyn.utils.progress`` lines of ``fit``): "<fits> fits, >= <min
+    steps reached> steps", or "" when it shows none."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    reached: dict[str, int] = {}
+    for label, step, _total in STEP_LINE.findall(text):
+        reached[label] = max(reached.get(label, 0), int(step))
+    return f"{len(reached)} fits, >= {min(reached.values())} steps" if reached else ""
 
 
 def last_line(path: str) -> str:
@@ -184,7 +201,7 @@ def last_line(path: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
-COLUMNS = ["rule", "output", "threads", "peak_rss_mb", "mem_mb_requested", "wall_s", "cpu_s", "runtime_min_requested", "gpu_requested", "where", "rc", "flag"]
+COLUMNS = ["rule", "output", "steps", "threads", "peak_rss_mb", "mem_mb_requested", "wall_s", "cpu_s", "runtime_min_requested", "gpu_requested", "where", "rc", "flag"]
 
 
 def to_markdown(rows: list[dict[str, Any]], header: str) -> str:
