@@ -15,7 +15,8 @@
 # names to generate; default every asset of the config), REHEARSAL_MIN_TRIALS (floors, e.g. train=40,locked=100),
 # REHEARSAL_FULL (asset keys written at full size; set empty for none; default MC_Maze train), REHEARSAL_OMIT (rules
 # left out with what depends on them; default on a machine without CUDA: neurodyn.rehearsal.CPU_OMIT; empty: none),
-# REHEARSAL_FRESH=1 (start over instead of resuming).
+# REHEARSAL_FRESH=1 (start over instead of resuming), REHEARSAL_JOB_LIMIT_S (a job still running after this is
+# stopped and flagged in the jobs table; default 1200; 0: no limit).
 set -euo pipefail
 # the body is one function, read whole before it runs: editing this file during a run cannot change the run
 main() {
@@ -66,7 +67,7 @@ cat > "$R/bin/neurodyn" <<EOF
 exec "$(command -v python)" -m neurodyn rehearse probe "\$@"
 EOF
 chmod +x "$R/bin/neurodyn"
-export PATH="$R/bin:$PATH" NEURODYN_REHEARSAL_JOBS_LOG="$R/probe.jsonl"
+export PATH="$R/bin:$PATH" NEURODYN_REHEARSAL_JOBS_LOG="$R/probe.jsonl" NEURODYN_REHEARSAL_JOB_LIMIT_S="${REHEARSAL_JOB_LIMIT_S:-1200}"
 # a second call resumes (Snakemake skips finished jobs): both logs are appended, the jobs table reads them whole
 # and keeps each job's last run. REHEARSAL_FRESH=1 starts over (removes results/rehearsal/run and the logs).
 if [ "${REHEARSAL_FRESH:-0}" = 1 ]; then rm -rf "$RUN/results" "$RUN/.snakemake" "$R/probe.jsonl" "$R/snakemake.log"; mkdir -p "$RUN"; fi

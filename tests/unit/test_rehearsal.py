@@ -259,3 +259,18 @@ def test_gpu_mode_refuses_without_cuda(capsys):
 def test_local_rules_are_read_from_the_workflow():
     assert {"download_asset", "lock_dandisets", "scorecard"} <= jobs.local_rules(ROOT / "workflow" / "rules")
     assert "convert_session" not in jobs.local_rules(ROOT / "workflow" / "rules")
+
+
+def test_probe_stops_a_job_at_the_limit(tmp_path, monkeypatch):
+    from neurodyn.rehearsal import probe
+
+    log = tmp_path / "p.jsonl"
+    monkeypatch.setenv(probe.ENV_LOG, str(log))
+    monkeypatch.setenv(probe.ENV_LIMIT, "1")
+    monkeypatch.setattr(probe, "CHILD", ["-c", "import time; time.sleep(60)"])  # a job that outlives the limit
+    code = probe.main([])
+    rec = json.loads(log.read_text().splitlines()[-1])
+    assert rec["stopped_at_limit_s"] == 1 and rec["wall_s"] < 30 and code != 0
+    row = jobs.table([jobs.Job(rule="r", log="x.log", jobid="1")], {str(tmp_path / "x.log"): {**rec, "log": str(tmp_path / "x.log")}},
+                     {"default-resources": {"mem_mb": 4000, "runtime": 60}}, str(tmp_path))[0]
+    assert "STOPPED at the rehearsal's per-job limit" in row["flag"]

@@ -51,13 +51,22 @@ def cap_steps(n_steps: int) -> int:
 
 # Jobs that cannot finish on a 2-core CPU machine within the rehearsal's budget even with the step cap: their
 # cost is not optimisation (capped) but paper-scale inference. scripts/rehearse.sh leaves them out (Snakemake
-# --omit-from: they and what depends on them) where torch sees no GPU, says so with these reasons, and the issue
-# note gives the numbers. REHEARSAL_OMIT overrides the list (empty: run everything).
+# --omit-from: they and what depends on them; a rule name or an output) where torch sees no GPU, says so with these
+# reasons, and the issue note gives the numbers. REHEARSAL_OMIT overrides the list (empty: run everything).
 CPU_OMIT = {
     "dcf_train_neural": (
         "DCF on NLB MC_Maze at paper size: after its capped steps, the run's readouts push all 789 windows x 100 "
         "frames (78,900 x 137) through two dopri5 solves of the 4 x 256 MLP flows and roll 197 test windows 100 "
         "steps ahead; in the first rehearsal two such jobs ran 31 min on this shared 2-core machine (6.2 CPU-min "
         "each, peak RSS 5.5 GB and rising) without finishing, holding both job slots"
+    ),
+    "dcf_train_ball": (
+        "DCF on the 28 x 28 rotating ball at paper size (4-level conv U-Nets, 32-256 channels): 2 capped steps take "
+        "seconds, then the readouts (dopri5 through the U-Nets for all 500 frames, 10 videos simulated 50 steps, the "
+        "rMAE curve over 7 K values) ran 15.5 min on the shared 2 cores (4.0 CPU-min, 1.8 GB) without finishing"
+    ),
+    "results/runs/dcf/neural_tphate": (
+        "T-PHATE on MC_Maze's 59,200 training frames: a dense diffusion operator over every frame; stopped after "
+        "9.3 min (2.4 CPU-min, 2.2 GB and rising) in the rehearsal"
     ),
 }

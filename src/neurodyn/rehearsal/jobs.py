@@ -167,6 +167,8 @@ def table(jobs: list[Job], probes: Mapping[str, Mapping[str, Any]], profile: Map
                 flags.append(f"MEMORY: peak {rec['max_rss_mb']:.0f} MB > requested {req['mem_mb']} MB")
             if req["runtime"] is not None and rec["wall_s"] > 60.0 * float(req["runtime"]):
                 flags.append(f"TIME: {rec['wall_s']:.0f} s > requested {req['runtime']} min")
+            if rec.get("stopped_at_limit_s"):
+                flags.append(f"STOPPED at the rehearsal's per-job limit ({rec['stopped_at_limit_s']:.0f} s)")
             if rec["rc"] != 0:
                 flags.append(f"exit {rec['rc']}")
         row["steps"] = steps_logged(os.path.join(workdir, job.log)) if job.log else ""
