@@ -316,7 +316,8 @@ def nlb_trial_extras(cols: Mapping[str, np.ndarray], nlb: Mapping[str, Any], win
     """(jitter_ms or None, {coord: values}) for every trial of the file, from the nlb window definition.
 
     ``trial_fields``: trials columns kept as per-trial coords ``trial_<field>`` (float), e.g. DMFC_RSG's
-    is_eye, theta, is_short, ts, tp — the benchmark's behaviour for that dataset (its tp corr needs them).
+    is_eye, theta, is_short, ts, tp — the benchmark's behaviour for that dataset (its tp corr needs them); a
+    field the file lacks (NLB test files) is left out (the rehearsal found Area2_Bump's test file has none).
     ``align_jitter_max_ms`` (> 0): the benchmark's DMFC_RSG jitter (``metrics.nlb.dmfc_jitter_ms``: non-test
     windows move later by 0…clip(window − tp, 0, max) ms, drawn with ``align_jitter_seed``); kept as the coord
     ``align_jitter_ms`` so that every later step knows where each window really lies.
@@ -325,17 +326,19 @@ def nlb_trial_extras(cols: Mapping[str, np.ndarray], nlb: Mapping[str, Any], win
 
     coords: dict[str, np.ndarray] = {}
     for field in nlb.get("trial_fields") or []:
-        if field not in cols:
-            raise InputError(path, f"intervals/trials/{field}", f"the trials column named by nlb.trial_fields; the table has {sorted(cols)}")
-        coords[f"trial_{field}"] = np.asarray(cols[field]).astype(np.float64)
+        if field in cols:  # NLB test files hold only start/stop, the alignment event and split: fields are kept where present
+            coords[f"trial_{field}"] = np.asarray(cols[field]).astype(np.float64)
     jitter = None
     top = float(nlb.get("align_jitter_max_ms") or 0)
     if top > 0:
-        for col in ("tp", "split"):
-            if col not in cols:
-                raise InputError(path, f"intervals/trials/{col}", "a trials column (nlb.align_jitter_max_ms needs tp and split)")
-        jitter = dmfc_jitter_ms(np.asarray(cols["tp"], np.float64), cols["split"], window_ms=win.stop_ms - win.start_ms,
-                                max_ms=top, seed=int(nlb.get("align_jitter_seed", 0) or 0))
+        if "split" not in cols:
+            raise InputError(path, "intervals/trials/split", "a trials column (nlb.align_jitter_max_ms jitters non-test trials)")
+        only_test = bool(np.all(np.asarray(cols["split"]).astype(str) == "test"))
+        if "tp" not in cols and not only_test:
+            raise InputError(path, "intervals/trials/tp", "a trials column (nlb.align_jitter_max_ms: the jitter is at most window - tp)")
+        tp = np.asarray(cols["tp"], np.float64) if "tp" in cols else np.zeros(len(cols["split"]))
+        jitter = dmfc_jitter_ms(tp, cols["split"], window_ms=win.stop_ms - win.start_ms, max_ms=top,
+                                seed=int(nlb.get("align_jitter_seed", 0) or 0))
         coords["align_jitter_ms"] = jitter
     return jitter, coords
 
