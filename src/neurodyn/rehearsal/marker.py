@@ -49,7 +49,13 @@ def mark_file(tmp: Path, final: Path) -> None:
 def mark_figure(fig) -> None:
     if getattr(fig, "_neurodyn_rehearsal_mark", False):
         return
-    fig.text(0.5, 0.995, rehearsal.label(), ha="center", va="top", fontsize=8, color="#b00020", weight="bold")
+    # a diagonal watermark across the whole figure (under nothing, readable everywhere) and the full label in
+    # a boxed corner note: the banner must not hide the figure's own title
+    size = max(8.0, min(60.0, 3.5 * float(fig.get_figwidth())))  # fits the figure's width at any size
+    fig.text(0.5, 0.5, "REHEARSAL — not a result", ha="center", va="center", rotation=25, fontsize=size,
+             color="#b00020", alpha=0.18, weight="bold", zorder=1000)
+    fig.text(0.998, 0.002, rehearsal.label(), ha="right", va="bottom", fontsize=7, color="#b00020", weight="bold",
+             bbox={"facecolor": "white", "edgecolor": "#b00020", "alpha": 0.9, "pad": 2}, zorder=1001)
     fig._neurodyn_rehearsal_mark = True
 
 
