@@ -11,7 +11,8 @@ model trains and aligns with (PREAMBLE contract) — so that no model needs benc
 - with ``NEURODYN_BENCH_AMP=1`` the forward pass (``step_fn``) runs under ``torch.autocast`` (bfloat16 where
   supported, else float16) on CUDA; the backward pass and optimiser step stay where ``fit`` puts them;
 - one JSON line per ``fit`` call is appended to ``NEURODYN_BENCH_LOG``: the command, fit's label, device,
-  requested and timed steps, seconds per step, samples per step (see ``samples_per_step``), plus one line per
+  requested and timed steps, seconds per step, samples per step (see ``samples_per_step``), the peak GPU memory
+  allocated by torch during the fit (``peak_gpu_mb``, CUDA only), plus one line per
   process with its total wall time (``"kind": "process"``).
 
 A bash shim named ``neurodyn`` that execs this file is put first on PATH by benchmarks/train.py, so Snakemake's
@@ -101,9 +102,12 @@ def wrap_fit(loop_module, argv: list[str]) -> None:
 
         kwargs["step_fn"] = timed_step
         kwargs["n_steps"] = min(requested, WARMUP + STEPS) if requested else requested
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         result = original(*args, **kwargs)
         sync()
         stamps.append(time.perf_counter())
+        peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
         durations = [b - a for a, b in zip(stamps[:-1], stamps[1:])][WARMUP:]
         per_step = sum(durations) / len(durations) if durations else None
         samples = samples_per_step(argv)
@@ -114,6 +118,7 @@ def wrap_fit(loop_module, argv: list[str]) -> None:
             "steps_per_s": 1.0 / per_step if per_step else None, "samples_per_step": samples,
             "samples_per_s": samples / per_step if samples and per_step else None,
             "projected_fit_s": per_step * requested if per_step else None,
+            "peak_gpu_mb": peak_gpu_mb,
         })
         return result
 

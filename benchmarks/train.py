@@ -88,7 +88,10 @@ def run_config(name: str, repo: Path, base: list[str], extra_config: list[str], 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", nargs="+", default=["demo", "paper"], choices=["demo", "paper"])
+    parser.add_argument("--configs", nargs="+", default=["demo", "paper"], choices=["demo", "paper", "rehearsal"],
+                        help="rehearsal: config.yaml + --overlay (the stand-ins of scripts/rehearse.sh)")
+    parser.add_argument("--overlay", type=Path, default=None, help="config overlay of the rehearsal config (with its mirror)")
+    parser.add_argument("--devices", nargs="+", default=None, choices=["cpu", "cuda", "cuda-amp"], help="default: CPU, and CUDA fp32 + AMP when present")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per fit (after the warm-up)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--timeout", type=int, default=3600, help="seconds per Snakemake run")
@@ -110,8 +113,17 @@ def main(argv: list[str] | None = None) -> int:
                   "yet): nothing to time")
         else:
             bases = {"demo": (["--profile", "profiles/demo"], []), "paper": (["--cores", "2"], ["offline=True"])}
+            if "rehearsal" in args.configs:
+                if args.overlay is None or not args.overlay.exists():
+                    parser.error("--configs rehearsal needs --overlay (written by `neurodyn rehearse standins`)")
+                bases["rehearsal"] = (["--cores", str(max(1, min(8, os.cpu_count() or 1))), "--configfile", "config.yaml",
+                                       str(args.overlay.resolve())], [])
+            chosen = devices() if args.devices is None else [(d.split("-")[0], d.endswith("-amp")) for d in args.devices]
             for config in args.configs:
-                for device, amp in devices():
+                mirror = args.mirror
+                if config == "rehearsal":
+                    args.mirror = None  # the overlay names the stand-ins' mirror
+                for device, amp in chosen:
                     log = tmp / f"{config}-{device}-{int(amp)}.jsonl"
                     run = run_config(config, repo, *bases[config], train_rules + align_rules, omit, device, amp, args, log)
                     report["runs"].append(run)
@@ -119,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                         report["records"].append({"config": config, "device_asked": device, **json.loads(line)})
                     if run["returncode"] != 0:
                         print(f"{config}/{device}{' amp' if amp else ''}: snakemake exit {run['returncode']}: " + " | ".join(run["tail"]), file=sys.stderr)
+                args.mirror = mirror
         print_tables(report)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1))
@@ -141,11 +154,12 @@ def print_tables(report: dict) -> None:
     train = [r for r in fits if r["argv"][:1] in (["train"], ["transfer"])]
     if train:
         print(f"training throughput ({report['steps']} timed steps after {report['warmup']} warm-up, real commands):")
-        print(f"{'config':<6} {'device':<10} {'steps/s':>8} {'samples/s':>10} {'params':>9}  job (fit label)")
+        print(f"{'config':<9} {'device':<10} {'steps/s':>8} {'samples/s':>10} {'GPU MB':>8} {'params':>11}  job (fit label)")
         for r in train:
             dev = r["device"] + (f" {r['amp_dtype']}" if r["amp"] else "")
             sps = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "n/a"
-            print(f"{r['config']:<6} {dev:<10} {r['steps_per_s'] or 0:>8.2f} {sps:>10} {r['n_params']:>9,}  {_job(r['argv'])} ({r['label']})")
+            gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") else "-"
+            print(f"{r['config']:<9} {dev:<10} {r['steps_per_s'] or 0:>8.2f} {sps:>10} {gpu:>8} {r['n_params']:>11,}  {_job(r['argv'])} ({r['label']})")
     procs = [r for r in report["records"] if r["kind"] == "process" and r["argv"][:1] == ["align"]]
     if procs:
         print("alignment time per job (ERDiff Table 2 methods; capped run, and projected to the configured steps):")

@@ -26,6 +26,12 @@ FIXED = {
     "scorecard": ("neurodyn.report.scorecard", "published numbers beside ours"),
     "config": ("neurodyn.config", "validate a configuration and print the resolved value of a key"),
 }
+# stage -> {subcommand: module}: the rehearsal's tools (neurodyn.rehearsal; scripts/rehearse.sh)
+GROUPS = {
+    "rehearse": ({"standins": "neurodyn.rehearsal.standins", "jobs": "neurodyn.rehearsal.jobs",
+                  "probe": "neurodyn.rehearsal.probe", "gpu": "neurodyn.rehearsal.gpu"},
+                 "the full reproduction on stand-ins: standins, jobs table, probe, gpu report"),
+}
 # stage -> package whose modules are the NAMEs
 NAMED = {
     "simulate": "neurodyn.simulate",
@@ -61,6 +67,8 @@ def _usage() -> str:
     lines = ["usage: neurodyn STAGE [NAME] [options]   (neurodyn STAGE [NAME] --help for a stage's options)", ""]
     for stage, (_, text) in FIXED.items():
         lines.append(f"  {stage:<10} {text}")
+    for stage, (subs, text) in GROUPS.items():
+        lines.append(f"  {stage:<10} {' | '.join(subs)}: {text}")
     for stage, package in NAMED.items():
         names = _names(package)
         lines.append(f"  {stage:<10} NAME in: {', '.join(names) if names else '(none yet)'}")
@@ -92,6 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     stage, rest = argv[0], argv[1:]
     if stage in FIXED:
         module_name = FIXED[stage][0]
+    elif stage in GROUPS:
+        subs = GROUPS[stage][0]
+        if not rest or rest[0] not in subs:
+            print(f"neurodyn {stage}: one of: {', '.join(subs)}", file=sys.stderr)
+            return 2
+        module_name, rest = subs[rest[0]], rest[1:]
     elif stage in NAMED:
         names = _names(NAMED[stage])
         if rest:
@@ -104,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"neurodyn: unknown stage {stage!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    from neurodyn import rehearsal
+
+    if rehearsal.active() and stage in ("figure", "overview", "train", "align", "transfer", "evaluate", "table"):
+        from neurodyn.rehearsal.marker import install_figure_mark
+
+        install_figure_mark()  # every figure of a rehearsal says so
     # a scheduler's SIGTERM (time limit, scancel) unwinds like an error, so nothing half-written stays behind;
     # training loops install their own handler meanwhile (save the resume state, exit 75)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)

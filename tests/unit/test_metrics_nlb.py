@@ -220,3 +220,44 @@ def test_evaluate_session_bad_input():
         nlb.evaluate_session(ds, rates, lag_ms=7)
     with pytest.raises(InputError, match="behaviour"):
         nlb.evaluate_session(ds, rates, behaviour="finger_vel")
+
+
+# -- DMFC_RSG tp corr and alignment jitter ----------------------------------------------------------------------
+def test_tp_corr_is_the_median_over_conditions_of_speed_vs_tp():
+    from neurodyn.metrics.nlb import neural_speed, tp_corr
+
+    rng = np.random.default_rng(0)
+    n, t, u = 40, 30, 5
+    tp = rng.uniform(500, 1200, n)
+    cond = np.stack([rng.integers(0, 2, n), rng.choice([0.0, 180.0], n), rng.integers(0, 2, n)], 1).astype(float)
+    direction = rng.normal(size=u)
+    # rates move along a line at a speed proportional to tp: r(speed, tp) = 1 in every condition
+    rates = (np.arange(t)[None, :, None] * (tp[:, None, None] / 1000.0)) * direction[None, None, :]
+    valid = np.ones((n, t), bool)
+    speed = neural_speed(rates, valid)
+    assert np.allclose(speed, tp / 1000.0 * np.linalg.norm(direction))
+    assert tp_corr(rates, valid, cond, tp) == pytest.approx(1.0)
+    assert tp_corr(rates, valid, cond, -tp) == pytest.approx(-1.0)
+    # invalid bins (outside set→go) are skipped: garbage there changes nothing
+    junk = rates.copy()
+    junk[:, :5] = rng.normal(size=(n, 5, u)) * 100
+    valid[:, :5] = False
+    assert tp_corr(junk, valid, cond, tp) == pytest.approx(1.0)
+    # one condition whose speeds anti-correlate with tp: the median follows the majority
+    flipped = rates.copy()
+    in_c = np.all(cond == cond[0], axis=1)
+    flipped[in_c] = (np.arange(t)[None, :, None] * (1.0 / tp[in_c, None, None])) * direction
+    assert tp_corr(flipped, np.ones((n, t), bool), cond, tp) == pytest.approx(1.0)
+
+
+def test_dmfc_jitter_stays_inside_the_window():
+    from neurodyn.metrics.nlb import dmfc_jitter_ms
+
+    tp = np.array([1400.0, 1250.0, 600.0, 1600.0, 900.0, 700.0])
+    split = np.array(["train", "val", "train", "train", "test", "train"])
+    j = dmfc_jitter_ms(tp, split, seed=0)
+    assert np.all(j >= 0) and np.all(j == np.round(j))
+    assert j[0] <= 100 and j[1] <= 250 and j[2] <= 300 and j[3] == 0 and j[4] == 0
+    assert np.array_equal(j, dmfc_jitter_ms(tp, split, seed=0))
+    many = dmfc_jitter_ms(np.full(2000, 600.0), np.full(2000, "train"), seed=1)
+    assert many.max() == 300 and many.min() == 0

@@ -1,6 +1,16 @@
 # Helpers shared across the workflow (paths, config slices passed to the CLI, what is available offline).
 import json
+import os
 from pathlib import Path
+
+from neurodyn.rehearsal import ENV_MAX_STEPS
+
+# A rehearsal (config rehearsal.max_steps; scripts/rehearse.sh) caps every optimisation loop and marks every
+# figure, table and scorecard row: the cap reaches each job through its environment (set here, at planning).
+if (config.get("rehearsal") or {}).get("max_steps"):
+    os.environ[ENV_MAX_STEPS] = str(config["rehearsal"]["max_steps"])
+else:
+    os.environ.pop(ENV_MAX_STEPS, None)
 
 ENV = "../../envs/neurodyn.yaml"
 RAW_DIR = config["dandi"]["raw_dir"]

@@ -46,9 +46,11 @@ from neurodyn.errors import InputError
 from neurodyn.store import make_session, write_session
 from neurodyn.utils.atomic import check_replaceable
 
-SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed"}
+SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed", "move_onset"}
+MOVE_ONSET_KEYS = {"series", "after", "fraction", "min_peak"}
 REQUIRED_SPEC = ("name", "bin_ms", "kind", "format", "provenance")
-NLB_KEYS = {"name", "align_event", "window_ms", "behaviour", "lag_ms", "forward_ms", "psth_conditions", "psth_kernel_sd_ms"}
+NLB_KEYS = {"name", "align_event", "window_ms", "behaviour", "lag_ms", "forward_ms", "psth_conditions", "psth_kernel_sd_ms",
+            "align_jitter_max_ms", "align_jitter_seed", "trial_fields"}
 FORMATS = ("nwb", "erdiff_npz", "nlb_1ms_npz")
 OBSERVATIONS = "acquisition/observations"
 LATENTS = "processing/ground_truth/latents"
@@ -193,17 +195,25 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
     win = window_from_spec(spec)
     with NWBReader(path) as nwb:
         trial_ids, cols = nwb.trials()
+        derived = {}
+        if "move_onset" in spec and win.align_event not in cols:  # e.g. DANDI 000688: no movement-onset column
+            cols[win.align_event] = derive_move_onset(nwb, cols, spec["move_onset"], path)
+            derived = {"derived_align_event": {"column": win.align_event, **spec["move_onset"]}}
         n_all = len(trial_ids)
         if n_all == 0:
             raise InputError(path, "intervals/trials", "at least one trial (the trials table is empty)")
         if win.align_event not in cols:
             raise InputError(path, f"intervals/trials/{win.align_event}", f"the alignment column named by the config; the table has {sorted(cols)}")
         align_us = binning.seconds_to_us(cols[win.align_event])
+        jitter_ms, trial_coords = nlb_trial_extras(cols, spec.get("nlb") or {}, win, path)
+        if jitter_ms is not None:  # DMFC_RSG: the benchmark's random alignment jitter of non-test windows
+            align_us = align_us + np.round(np.nan_to_num(jitter_ms) * 1000).astype(align_us.dtype)
         keep = np.isfinite(np.asarray(cols[win.align_event], np.float64))
         if not keep.any():
             raise InputError(path, f"intervals/trials/{win.align_event}", "at least one trial with a finite alignment time")
         trial_ids, align_us = trial_ids[keep], align_us[keep]
         cols = {k: v[keep] for k, v in cols.items()}
+        trial_coords = {k: ("trial", v[keep]) for k, v in trial_coords.items()}
         n = len(trial_ids)
         first = binning.first_bin(align_us, win.start_ms, win.bin_ms)  # (T,) in bins
         _check_windows(path, trial_ids, first, win, cols)
@@ -292,6 +302,7 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         "behaviour_resampling": "nlb_tools: 501-tap Hamming FIR (scipy.signal.decimate n=500) sampled at each bin's left edge; 1 ms bins unfiltered",
         "spikes_binning": "nlb_tools: 1 ms bin int(round(t*1000, 6)) from t0 = 0, summed over bin_ms; NaN where the bin's first ms is outside obs_intervals",
         "input_format": "nwb",
+        **derived,
         **notes,
     }
     # spikes are written block-wise from the compact counts (see CompactCounts); the Dataset holds placeholders
@@ -303,8 +314,85 @@ def convert_nwb(path: Path, spec: Mapping[str, Any]):
         spikes_forward=np.broadcast_to(np.float32(np.nan), (n, win.n_forward, n_units)) if win.n_forward else None,
         latents=latents, observations=observations, attrs=attrs,
     )
-    ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords)
+    ds = ds.assign_coords(window_start_s=("trial", first * win.bin_ms / 1000.0), **extra_coords, **trial_coords)
     return ds, counts.filler(win.n_bins, win.n_forward)
+
+
+def nlb_trial_extras(cols: Mapping[str, np.ndarray], nlb: Mapping[str, Any], win: Window, path: Path):
+    """(jitter_ms or None, {coord: values}) for every trial of the file, from the nlb window definition.
+
+    ``trial_fields``: trials columns kept as per-trial coords ``trial_<field>`` (float), e.g. DMFC_RSG's
+    is_eye, theta, is_short, ts, tp — the benchmark's behaviour for that dataset (its tp corr needs them); a
+    field the file lacks (NLB test files) is left out (the rehearsal found Area2_Bump's test file has none).
+    ``align_jitter_max_ms`` (> 0): the benchmark's DMFC_RSG jitter (``metrics.nlb.dmfc_jitter_ms``: non-test
+    windows move later by 0…clip(window − tp, 0, max) ms, drawn with ``align_jitter_seed``); kept as the coord
+    ``align_jitter_ms`` so that every later step knows where each window really lies.
+    """
+    from neurodyn.metrics.nlb import dmfc_jitter_ms
+
+    coords: dict[str, np.ndarray] = {}
+    for field in nlb.get("trial_fields") or []:
+        if field in cols:  # NLB test files hold only start/stop, the alignment event and split: fields are kept where present
+            coords[f"trial_{field}"] = np.asarray(cols[field]).astype(np.float64)
+    jitter = None
+    top = float(nlb.get("align_jitter_max_ms") or 0)
+    if top > 0:
+        if "split" not in cols:
+            raise InputError(path, "intervals/trials/split", "a trials column (nlb.align_jitter_max_ms jitters non-test trials)")
+        only_test = bool(np.all(np.asarray(cols["split"]).astype(str) == "test"))
+        if "tp" not in cols and not only_test:
+            raise InputError(path, "intervals/trials/tp", "a trials column (nlb.align_jitter_max_ms: the jitter is at most window - tp)")
+        tp = np.asarray(cols["tp"], np.float64) if "tp" in cols else np.zeros(len(cols["split"]))
+        jitter = dmfc_jitter_ms(tp, cols["split"], window_ms=win.stop_ms - win.start_ms, max_ms=top,
+                                seed=int(nlb.get("align_jitter_seed", 0) or 0))
+        coords["align_jitter_ms"] = jitter
+    return jitter, coords
+
+
+def derive_move_onset(nwb, cols: Mapping[str, np.ndarray], rule: Mapping[str, Any], path: Path) -> np.ndarray:
+    """Movement onset per trial from a behaviour series' speed, for recordings whose trials table has none.
+
+    ``rule`` (config ``sessions.<name>.move_onset``): ``series`` — a TimeSeries of ``processing/behavior``
+    (a name ending in ``_pos`` is differentiated, any other is taken as a velocity); ``after`` — the trials
+    column from which to search (e.g. ``go_cue_time``); ``fraction`` — onset is the first sample after it at
+    which the speed reaches this fraction of the trial's peak speed (peak searched up to ``stop_time``);
+    ``min_peak`` — trials whose peak speed is below this (the series' units per second) get NaN (dropped, like
+    trials without an alignment time). Times are the samples' own times, in seconds.
+    """
+    unknown = sorted(set(rule) - MOVE_ONSET_KEYS)
+    if unknown:
+        raise InputError("--spec", f"move_onset.{unknown[0]}", f"one of the known keys [{', '.join(sorted(MOVE_ONSET_KEYS))}]")
+    for key in ("series", "after", "fraction"):
+        if key not in rule:
+            raise InputError("--spec", f"move_onset.{key}", "this key (config sessions.<name>.move_onset)")
+    series = nwb.series_in(BEHAVIOUR_MODULE)
+    name = rule["series"]
+    if name not in series:
+        raise InputError(path, f"{BEHAVIOUR_MODULE}/{name}", f"the series named by move_onset.series; the file has: {', '.join(sorted(series)) or 'none'}")
+    if rule["after"] not in cols:
+        raise InputError(path, f"intervals/trials/{rule['after']}", f"the column named by move_onset.after; the table has {sorted(cols)}")
+    fraction, min_peak = float(rule["fraction"]), float(rule.get("min_peak", 0.0) or 0.0)
+    if not 0 < fraction < 1:
+        raise InputError("--spec", "move_onset.fraction", "a fraction in (0, 1)", got=fraction)
+    info = series[name]
+    times = nwb.timestamps(info)
+    after = np.asarray(cols[rule["after"]], np.float64)
+    stop = np.asarray(cols["stop_time"], np.float64)
+    onset = np.full(len(after), np.nan)
+    lo = np.searchsorted(times, after)
+    hi = np.searchsorted(times, stop, side="right")
+    for i in range(len(after)):
+        if not (np.isfinite(after[i]) and hi[i] - lo[i] >= 3):
+            continue
+        a, b = max(int(lo[i]) - 1, 0), int(hi[i])
+        values = nwb.series_data(info, a, b)
+        vel = np.gradient(values, times[a:b], axis=0) if name.endswith("_pos") else values
+        speed = np.linalg.norm(vel, axis=1)[lo[i] - a :]
+        peak = int(np.argmax(speed))
+        if not np.isfinite(speed[peak]) or speed[peak] <= min_peak or speed[peak] <= 0:
+            continue
+        onset[i] = times[lo[i] + int(np.argmax(speed[: peak + 1] >= fraction * speed[peak]))]
+    return onset
 
 
 class CompactCounts:

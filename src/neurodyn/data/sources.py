@@ -133,7 +133,7 @@ class SessionSources:
         out: dict[str, Any] = {"name": session, "bin_ms": spec["bin_ms"], "kind": self.kind(session)}
         if "nlb" in spec:
             out["nlb"] = {"name": spec["nlb"], **self.config["nlb"][spec["nlb"]]}
-        for key in ("window_ms", "align_event"):
+        for key in ("window_ms", "align_event", "move_onset"):
             if key in spec:
                 out[key] = spec[key]
         if "split" in spec:

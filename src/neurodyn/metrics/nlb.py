@@ -365,3 +365,73 @@ def evaluate_session(
                                        kernel_sd_bins=psth_kernel_sd_ms / float(store.attrs["bin_ms"]))
         out[PSTH_R2] = psth_r2(rates[evaluate], conditions[evaluate], target, target_conditions=names)
     return out
+
+
+# -- DMFC_RSG -------------------------------------------------------------------------------------------------
+# The benchmark scores DMFC_RSG by "tp corr" instead of vel R² (nlb_tools evaluation.py, `evaluate`, read for its
+# definition at commit 04f1c7e; ../shared/NLB-DANDI.md "Evaluation"): per evaluation trial the *neural speed* is
+# the mean over consecutive bins of the set→go period of ||r(t+1) − r(t)|| (rates of held-in and held-out units
+# together; the benchmark finds the period as the bins where the eval trial's held-out spikes are not NaN, its
+# eval window being set_time→go_time padded at the front); trials are grouped by (is_eye, theta, is_short) — the
+# prior, response modality and direction, not ts, which has too few trials per value — and within each group
+# the speed is correlated (Pearson) with the produced interval tp; tp corr is the median over groups.
+TP_CORR = "tp_corr"
+DMFC_CONDITION_FIELDS = ("is_eye", "theta", "is_short")
+
+
+def neural_speed(rates: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(trial,) mean ||Δ rates|| over each trial's valid bins (taken in order, as the benchmark does: the
+    difference is between consecutive *valid* bins). rates (trial, time, unit); valid (trial, time) bool."""
+    rates = _as_float("rates", rates)
+    valid = np.asarray(valid, dtype=bool)
+    if rates.ndim != 3 or valid.shape != rates.shape[:2]:
+        raise InputError("tp_corr", "valid", f"a (trial, time) mask of rates' first two dims {rates.shape[:2]}", got=valid.shape)
+    out = np.full(rates.shape[0], np.nan)
+    for i in range(rates.shape[0]):
+        r = rates[i][valid[i]]
+        if len(r) >= 2:
+            out[i] = float(np.mean(np.linalg.norm(np.diff(r, axis=0), axis=1)))
+    return out
+
+
+def tp_corr(rates: np.ndarray, valid: np.ndarray, conditions: np.ndarray, tp: np.ndarray) -> float:
+    """The benchmark's tp corr: median over conditions of Pearson r(neural speed, tp).
+
+    conditions: (trial, k) values of (is_eye, theta, is_short) per evaluation trial (rows with every value NaN
+    belong to no condition); tp: (trial,) produced intervals. A condition with fewer than 2 trials, or with a
+    constant speed or tp, has no correlation and is left out (the benchmark would return NaN for it and take
+    the median over NaNs); NaN when no condition has one.
+    """
+    speed = neural_speed(rates, valid)
+    conditions = np.asarray(conditions, dtype=np.float64)
+    tp = np.asarray(tp, dtype=np.float64)
+    if conditions.ndim == 1:
+        conditions = conditions[:, None]
+    if len(conditions) != len(speed) or tp.shape != speed.shape:
+        raise InputError("tp_corr", "conditions/tp", f"one row per evaluation trial ({len(speed)})", got=(conditions.shape, tp.shape))
+    keep = ~np.all(np.isnan(conditions), axis=1)
+    rs = []
+    for cond in {tuple(c) for c in conditions[keep]}:
+        m = np.all(conditions == np.asarray(cond), axis=1) & np.isfinite(speed) & np.isfinite(tp)
+        if m.sum() < 2 or np.std(speed[m]) == 0 or np.std(tp[m]) == 0:
+            continue
+        rs.append(float(np.corrcoef(speed[m], tp[m])[0, 1]))
+    return float(np.median(rs)) if rs else float("nan")
+
+
+def dmfc_jitter_ms(tp_ms: np.ndarray, split: np.ndarray, *, window_ms: float = 1500.0, max_ms: float = 300.0,
+                   seed: int = 0) -> np.ndarray:
+    """The benchmark's random alignment jitter of DMFC_RSG's training windows (../shared/NLB-DANDI.md, make_tensors
+    PARAMS: 0…clip(window − tp, 0, max) ms for every trial not in the test split, seeded), in whole ms.
+
+    The window (go − window … go) moves later by the jitter, which is at most ``window − tp`` so that set_time
+    (go − tp) stays inside it. Drawn with ``np.random.default_rng(seed)``, one uniform integer per trial in order
+    (test trials draw too, so adding test trials does not change the others' jitter) and zeroed for test trials.
+    """
+    tp_ms = np.asarray(tp_ms, dtype=np.float64)
+    split = np.asarray(split).astype(str)
+    top = np.clip(window_ms - np.nan_to_num(tp_ms, nan=window_ms), 0.0, max_ms)
+    draws = np.random.default_rng(seed).random(len(tp_ms))
+    jitter = np.floor(draws * (np.floor(top) + 1.0))
+    jitter[split == "test"] = 0.0
+    return jitter

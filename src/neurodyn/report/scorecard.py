@@ -238,6 +238,11 @@ def build(published_dir: str | os.PathLike, fragment_paths: list[str], out_md: s
     papers = load_published(published_dir)
     fragments = load_fragments(fragment_paths)
     rows = join(papers, fragments)
+    from neurodyn import rehearsal
+
+    if rehearsal.active():  # every row of a rehearsal's scorecard says it is one
+        for r in rows:
+            r.note = f"REHEARSAL (stand-ins, max_steps {rehearsal.max_steps()}); {r.note}" if r.note else f"REHEARSAL (stand-ins, max_steps {rehearsal.max_steps()})"
     md, csv_text = render(rows, papers, fragment_paths)
     with atomic_path(out_md) as tmp_md:
         tmp_md.write_text(md, encoding="utf-8")

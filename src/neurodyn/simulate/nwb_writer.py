@@ -46,9 +46,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
-def _check(recording: SimulatedRecording) -> int:
+def _check(recording: SimulatedRecording, required: tuple[str, ...] = REQUIRED_TRIAL_COLUMNS) -> int:
     where = f"simulation {recording.name}"
-    for col in REQUIRED_TRIAL_COLUMNS:
+    for col in required:
         if col not in recording.trials:
             raise InputError(where, f"trials.{col}", "a trials column (start_time, stop_time, split, condition, align event)")
     n_trials = len(recording.trials["start_time"])
@@ -78,11 +78,18 @@ def _series(name: str, data: np.ndarray, rate_hz: float, start_s: float, columns
     )
 
 
-def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int, generator: str | None = None) -> Path:
-    """Write ``recording`` to ``path`` (NWB/HDF5) atomically; returns the path."""
+def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int, generator: str | None = None,
+              required_trial_columns: tuple[str, ...] = REQUIRED_TRIAL_COLUMNS) -> Path:
+    """Write ``recording`` to ``path`` (NWB/HDF5) atomically; returns the path.
+
+    ``required_trial_columns``: the trials columns the recording must have (stand-ins of real DANDI files,
+    ``neurodyn.rehearsal.standins``, imitate tables without a ``condition`` column, or without ``split``).
+    ``recording.attrs["behaviour_units"]`` (name -> unit string), when present, sets each behaviour series'
+    unit (default "a.u."); ``recording.attrs["units_heldout_column"] = False`` leaves out ``heldout``.
+    """
     from pynwb import NWBHDF5IO, NWBFile
 
-    n_trials = _check(recording)
+    n_trials = _check(recording, tuple(required_trial_columns))
     notes = {"neurodyn_simulation": _jsonable({
         "generator": generator or recording.attrs.get("generator"), "params": dict(recording.params), "seed": int(seed),
         "attrs": recording.attrs, "description": recording.description, "name": recording.name,
@@ -104,9 +111,12 @@ def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int,
         intervals = np.stack([np.asarray(trials["start_time"], float), np.asarray(trials["stop_time"], float)], axis=1)
         intervals = intervals[np.argsort(intervals[:, 0], kind="stable")]
         heldout = np.zeros(len(recording.spike_times), bool) if recording.heldout is None else np.asarray(recording.heldout, bool)
-        nwb.add_unit_column(name="heldout", description="True for held-out units (co-smoothing targets)")
+        with_heldout = recording.attrs.get("units_heldout_column", True)
+        if with_heldout:
+            nwb.add_unit_column(name="heldout", description="True for held-out units (co-smoothing targets)")
         for times, held in zip(recording.spike_times, heldout):
-            nwb.add_unit(spike_times=np.sort(np.asarray(times, np.float64)), obs_intervals=intervals, heldout=bool(held))
+            extra = {"heldout": bool(held)} if with_heldout else {}
+            nwb.add_unit(spike_times=np.sort(np.asarray(times, np.float64)), obs_intervals=intervals, **extra)
 
     if recording.behaviour:
         module = nwb.create_processing_module(name="behavior", description="simulated behaviour")
@@ -115,7 +125,8 @@ def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int,
         for name, (values, axes) in recording.behaviour.items():
             if stamps is not None and len(values) != len(stamps):
                 raise InputError(f"simulation {recording.name}", f"behaviour.{name}", f"{len(stamps)} samples (one per behaviour timestamp)", got=len(values))
-            series = _series(name, values, recording.rate_hz, recording.start_s, list(axes), "a.u.", f"simulated {name}", False, timestamps=clock)
+            unit = recording.attrs.get("behaviour_units", {}).get(name, "a.u.")
+            series = _series(name, values, recording.rate_hz, recording.start_s, list(axes), unit, f"simulated {name}", False, timestamps=clock)
             module.add(series)
             if isinstance(clock, np.ndarray):
                 clock = series  # the next series link to these timestamps instead of storing them again

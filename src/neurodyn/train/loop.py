@@ -63,6 +63,9 @@ def fit(
     scheduler=None,
     log_every: int = 1,
 ) -> FitResult:
+    from neurodyn import rehearsal
+
+    n_steps = rehearsal.cap_steps(n_steps)  # a rehearsal (config rehearsal.max_steps) stops every loop early
     gen = torch.Generator().manual_seed(seed)
     history: list[dict[str, float]] = []
     start = 0

@@ -112,6 +112,9 @@ def atomic_path(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] 
     remove(tmp)
     try:
         yield tmp
+        from neurodyn.rehearsal.marker import mark_file
+
+        mark_file(tmp, final)  # a rehearsal's tables say so (no-op otherwise)
         mark(tmp)
         check_replaceable(final, inputs)  # again: something may have appeared there while we worked
         _swap_in(tmp, final)

@@ -29,12 +29,14 @@ def fit_cebra(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any],
     import cebra
     import torch
 
+    from neurodyn import rehearsal  # CEBRA trains in its own loop: the rehearsal's step cap applies here too
+
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     d = train.shape[-1]
     model = cebra.CEBRA(
         model_architecture=cfg["architecture"], output_dimension=int(cfg["n_latents"]),
-        max_iterations=int(cfg["steps"]), batch_size=int(cfg["batch_size"]), learning_rate=float(cfg["lr"]),
+        max_iterations=rehearsal.cap_steps(int(cfg["steps"])), batch_size=int(cfg["batch_size"]), learning_rate=float(cfg["lr"]),
         temperature=float(cfg["temperature"]), time_offsets=int(cfg["time_offset"]), conditional="time",
         device="cpu", verbose=False,
     )
