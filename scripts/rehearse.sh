@@ -96,8 +96,10 @@ CFGARGS=()
 for f in "${CONFIGS[@]}"; do CFGARGS+=("$ROOT/$f"); done
 CFGARGS+=("$R/standins/overlay.yaml")
 set +e
+# --omit-from and --default-resources take every word up to the next option: a flag must follow each, or the
+# targets in EXTRA would be read as rules to omit (the CI slice then built nothing it asked for)
 nice -n 5 snakemake -s "$ROOT/Snakefile" -d "$RUN" --configfile "${CFGARGS[@]}" --cores "$CORES" \
-  --default-resources "${DEFRES[@]}" --keep-going --rerun-incomplete --printshellcmds "${OMITARGS[@]}" "${EXTRA[@]}" \
+  "${OMITARGS[@]}" --default-resources "${DEFRES[@]}" --keep-going --rerun-incomplete --printshellcmds "${EXTRA[@]}" \
   2>&1 | tee -a "$R/snakemake.log" >&2
 rc=${PIPESTATUS[0]}
 set -e

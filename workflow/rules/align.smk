@@ -21,7 +21,7 @@ rule erdiff_experiment:
         "results/benchmarks/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}.tsv"
     threads: 1
     resources:
-        **train_resources(mem_mb=2000, runtime=240),  # + gpu, partition: config resources.train
+        **train_resources(mem_mb=6000, runtime=240),  # + gpu, partition: config resources.train; the rehearsal slice peaked at 2035 MB on 60-trial stand-ins
     conda:
         ENV
     shell:
