@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurodyn.errors import InputError
 from neurodyn.models.erdiff import baselines
 from neurodyn.models.erdiff.data import load_trials
 from neurodyn.models.erdiff.diffusion import DiffusionPrior, NoiseSchedule, hutchinson_divergence
@@ -253,9 +254,11 @@ def test_every_method_trains_restarts_together():
         assert r["read_in"]["weight"].shape == (SMALL_VAE["hidden"], target.n_channels)
 
 
-def test_restart_selection_uses_no_target_labels():
+@pytest.mark.parametrize("screen_steps", [0, 4])
+def test_restart_selection_uses_no_target_labels(screen_steps):
     """With select: objective the restart is chosen by the label-free objective on target train+val trials:
-    shuffling (and rescaling) the target behaviour changes neither the choice nor the read-in — only the scores."""
+    shuffling (and rescaling) the target behaviour changes neither the choice nor the read-in — only the scores.
+    The same with screening (the choice made after ``screen_steps``, the kept restart trained on alone)."""
     from dataclasses import replace
 
     from neurodyn.models.erdiff.runner import align, train_prior, train_source
@@ -264,7 +267,7 @@ def test_restart_selection_uses_no_target_labels():
     source, target = _tiny_pair(gen)
     vae, out = train_source(source, {**SMALL_VAE, "latent_dim": 2, "steps": 40}, seed=0, device="cpu")
     prior, _ = train_prior(vae, source, {**SMALL_PRIOR, "steps": 20}, variant="full", seed=0, device="cpu")
-    params = {**SMALL_ALIGN, "restarts": 3, "select": "objective", "read_in_init": "random", "steps": 10}
+    params = {**SMALL_ALIGN, "restarts": 3, "select": "objective", "read_in_init": "random", "steps": 10, "screen_steps": screen_steps}
     perm = np.random.default_rng(0).permutation(len(target.split))
     shuffled = replace(target, y=3.0 * target.y[perm] + 1.0)
     runs = {}
@@ -283,6 +286,41 @@ def test_restart_selection_uses_no_target_labels():
     best = {name: align(method="jsdm", vae=vae, vae_payload=out["payload"], source=source, target=tgt, params={**params, "select": "best"},
                         method_params={}, prior=None, seed=0, device="cpu")["metrics"] for name, tgt in (("real", target), ("shuffled", shuffled))}
     assert best["real"]["restart_val_scores"] != best["shuffled"]["restart_val_scores"]
+
+
+def test_screening_makes_the_end_of_run_choice_early():
+    """screen_steps = k: the restarts' criteria and val scores, and so the choice, are exactly those of a run that
+    stops after k steps; the other restarts stay as they were at step k, and only the kept one trains on."""
+    from neurodyn.models.erdiff.runner import align, train_prior, train_source
+
+    gen = torch.Generator().manual_seed(2)
+    source, target = _tiny_pair(gen)
+    vae, out = train_source(source, {**SMALL_VAE, "latent_dim": 2, "steps": 20}, seed=0, device="cpu")
+    prior, _ = train_prior(vae, source, {**SMALL_PRIOR, "steps": 10}, variant="full", seed=0, device="cpu")
+    base = {**SMALL_ALIGN, "restarts": 3, "select": "objective", "read_in_init": "random"}
+    for method, block in (("erdiff", {"moment_weight": 1.0}), ("cycle_gan", METHOD_BLOCKS["cycle_gan"])):
+        def run(**p):
+            return align(method=method, vae=vae, vae_payload=out["payload"], source=source, target=target, params={**base, **p},
+                         method_params=block, prior=prior, seed=0, device="cpu")
+        short, screened, full = run(steps=3, screen_steps=0), run(steps=8, screen_steps=3), run(steps=8, screen_steps=0)
+        a, b = short["metrics"], screened["metrics"]
+        assert b["screen_steps"] == 3 and a["screen_steps"] == 0
+        assert np.allclose(a["restart_criteria"], b["restart_criteria"], rtol=1e-5), method
+        assert a["selected_restart"] == b["selected_restart"] == int(np.argmin(b["restart_criteria"])), method
+        kept = b["selected_restart"]
+        others = [r for r in range(3) if r != kept]
+        assert np.allclose([a["restart_val_scores"][r] for r in others], [b["restart_val_scores"][r] for r in others], atol=1e-3), method
+        # the kept restart trained 5 more steps alone: its read-in moved on from step 3 (and from the unscreened run's)
+        assert not torch.allclose(short["read_in"]["weight"], screened["read_in"]["weight"]), method
+        assert full["metrics"]["screen_steps"] == 0 and len(full["metrics"]["restart_criteria"]) == 3
+
+
+def test_screen_steps_must_be_fewer_than_steps():
+    from neurodyn.config import check_references
+
+    with pytest.raises(InputError, match="erdiff.align.screen_steps"):
+        check_references({"erdiff": {"align": {"steps": 10, "screen_steps": 10}}})
+    check_references({"erdiff": {"align": {"steps": 10, "screen_steps": 9}}})
 
 
 @pytest.mark.parametrize("name", sorted(baselines.NAMES))
@@ -341,7 +379,7 @@ SMALL_VAE = dict(latent_dim=3, hidden=16, rnn="gru", rnn_layers=1, bidirectional
                  kl_warmup_steps=10, behaviour_weight=1.0, lr=3e-3, weight_decay=0.0, batch_trials=32, steps=60, checkpoint_every=0)
 SMALL_PRIOR = dict(diffusion_steps=50, schedule="linear", beta_start=1e-4, beta_end=0.02, noise_scale=1.0, width=8, heads=2, ff=16,
                    blocks=1, lr=2e-3, batch_trials=32, posterior_samples=True, steps=30, checkpoint_every=0)
-SMALL_ALIGN = dict(read_in_init="source", restarts=1, steps=12, lr=1e-3, aux_lr=1e-3, batch_trials=16, eval_every=4, select="best",
+SMALL_ALIGN = dict(read_in_init="source", restarts=1, screen_steps=0, steps=12, lr=1e-3, aux_lr=1e-3, batch_trials=16, eval_every=4, select="best",
                    criterion_draws=2, clip_grad=5.0, checkpoint_every=0)
 METHOD_BLOCKS = {"erdiff": {"weighting": "uniform"}, "cycle_gan": {"hidden": 8}, "jsdm": {}, "sasa": {"hidden": 8, "segments": [3, 6]},
                  "dann": {"hidden": 8}, "rdammd": {"hidden": 8}, "daf": {"hidden": 8}}
@@ -490,3 +528,23 @@ def test_demo_dag_plans_the_erdiff_run_on_the_real_pair(shared_data):
                                                "erdiff_dsm_only", "erdiff_moment_only", "erdiff")) for p in plans)
     assert not any('"oracle"' in p and '"synthetic"' in p for p in plans)  # no behaviour, no oracle
     assert "neurodyn table erdiff-table1" in text
+
+
+def test_mmd_is_zero_on_equal_samples_and_grows_with_a_shift():
+    """Multi-kernel MMD² (Gretton et al. 2012): 0 between a sample and itself, larger the further apart; its
+    bandwidth is the median pairwise squared distance, taken over each pair once."""
+    from neurodyn.models.erdiff.baselines.common import mmd2
+
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 3, generator=gen)
+    assert abs(float(mmd2(a, a.clone()))) < 1e-6
+    near, far = (float(mmd2(a, torch.randn(200, 3, generator=gen) + shift)) for shift in (0.5, 2.0))
+    assert 0 < near < far
+    # the reference: a direct computation with the full matrix's median
+    b = torch.randn(150, 3, generator=gen) + 1.0
+    joint = torch.cat([a, b])
+    d2 = torch.cdist(joint, joint).pow(2)
+    med = d2[d2 > 0].median()
+    k = sum(torch.exp(-d2 / (2 * s * s * med)) for s in (0.25, 0.5, 1.0, 2.0, 4.0)) / 5
+    ref = k[:200, :200].mean() + k[200:, 200:].mean() - 2 * k[:200, 200:].mean()
+    assert torch.allclose(mmd2(a, b), ref, rtol=1e-5)

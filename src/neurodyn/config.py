@@ -274,6 +274,10 @@ def check_references(config: Mapping[str, Any], where: str = "config") -> None:
                                  got=locked["path"])
         if "nlb" in session and session["nlb"] not in config["nlb"]:
             raise InputError(where, f"sessions.{name}.nlb", f"one of {sorted(config['nlb'])}", got=session["nlb"])
+    align = config.get("erdiff", {}).get("align", {})
+    if align.get("screen_steps", 0) and align["screen_steps"] >= align["steps"]:
+        raise InputError(where, "erdiff.align.screen_steps", f"fewer than erdiff.align.steps ({align['steps']}), or 0 (no screening)",
+                         got=align["screen_steps"])
     for name in config.get("overview", {}).get("sessions", []):
         if name not in config["sessions"]:
             raise InputError(where, "overview.sessions", f"names from sessions ({', '.join(sorted(config['sessions']))})", got=name)

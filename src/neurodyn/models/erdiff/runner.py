@@ -280,6 +280,13 @@ class _Best(nn.Module):
         self.register_buffer("step", torch.full((r,), -1))
         self.register_buffer("weight", read_in.weight.detach().clone())
         self.register_buffer("bias", read_in.bias.detach().clone())
+        # screening (align.screen_steps): the restart kept after it (-1: not screened yet) and every restart's
+        # label-free criterion and val score at that step, for the selection report
+        self.register_buffer("kept", torch.tensor(-1))
+        self.register_buffer("screen_criteria", torch.full((r,), float("nan")))
+        self.register_buffer("screen_val", torch.full((r,), float("nan")))
+        self.register_buffer("screen_weight", read_in.weight.detach().clone())
+        self.register_buffer("screen_bias", read_in.bias.detach().clone())
 
     def offer(self, scores: list[float], step: int, read_in: StackedReadIn) -> None:
         for r, score in enumerate(scores):
@@ -359,6 +366,10 @@ def align(
     target train + val trials, fixed noise draws: no target behaviour is used before the test trials;
     ``best`` — the checkpoint and restart with the best val behaviour R² (uses target labels); ``last`` —
     restart 0's final read-in. The oracle always selects on val R² (it is supervised anyway).
+    Screening (``params["screen_steps"]`` > 0, with ``objective``): every restart trains for ``screen_steps``
+    steps, the one with the lowest label-free objective is kept and trains alone for the remaining steps —
+    the same choice rule, made early, so a restart costs ``screen_steps`` steps instead of all of them
+    (successive halving with one round; Jamieson & Talwalkar, AISTATS 2016).
     ``select_fn(latents_val (trial, time, d) np, trials_val) -> score`` (higher is better) replaces val R² —
     used for the synthetic sessions, which have no behaviour.
     """
@@ -373,6 +384,7 @@ def align(
         raise ValueError("target session needs train, val and test trials")
     restarts = 1 if method == "no_align" else int(params["restarts"])
     select = "best" if method == "oracle" else params["select"]
+    screen_at = int(params.get("screen_steps", 0)) if select == "objective" and restarts > 1 else 0
     layers = [init_read_in(vae, target.n_channels, params["read_in_init"] if r == 0 else "random", restart_seed(seed, r)) for r in range(restarts)]
     read_in = StackedReadIn(layers).to(device)
     x_tr = torch.as_tensor(tr.x, device=device)
@@ -406,9 +418,21 @@ def align(
         added = mods[0]
     params_added, size_kb = module_size(added)
 
+    def active() -> list[int]:
+        """The restarts still training: all of them, or after screening the one kept."""
+        kept = int(best.kept)
+        return list(range(restarts)) if kept < 0 else [kept]
+
     def encode_all(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (B, T, N) -> each restart's posterior, (R·B, T, d) group-major."""
         return vae.encode(x.repeat(restarts, 1, 1), read_in)
+
+    def encode_active(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, N) -> the active restarts' posteriors, (A·B, T, d) group-major."""
+        groups = active()
+        if len(groups) == restarts:
+            return encode_all(x)
+        return vae.encode(x, read_in.group(groups[0]))
 
     def val_scores() -> list[float]:
         with torch.no_grad():
@@ -422,16 +446,18 @@ def align(
                 out.append(r2_pct(va.y, pred))
             return out
 
-    def run_objective(z_t, z_s, x_t, gen, *, y_t=None, t=None, eps=None) -> dict[str, torch.Tensor]:
-        """The method's terms on every restart's latents z_t (R·B, l, d); ``per_group`` (R,) its criterion."""
+    def run_objective(z_t, z_s, x_t, gen, *, y_t=None, t=None, eps=None, groups=None) -> dict[str, torch.Tensor]:
+        """The method's terms on the latents z_t (G·B, l, d) of restarts ``groups`` (default: all R), group-major;
+        ``per_group`` (G,) its criterion."""
+        groups = list(range(restarts)) if groups is None else groups
         if method in ERDIFF_VARIANTS:
-            return objective(z_t, gen=gen, z_source=z_s, groups=restarts, t=t, eps=eps)
+            return objective(z_t, gen=gen, z_source=z_s, groups=len(groups), t=t, eps=eps)
         if method == "oracle":
-            outs = [objective(z_t=z, y_t=y_t) for z in z_t.view(restarts, -1, *z_t.shape[1:])]
+            outs = [objective(z_t=z, y_t=y_t) for z in z_t.view(len(groups), -1, *z_t.shape[1:])]
         else:
-            xs = x_t.view(restarts, -1, *x_t.shape[1:])
-            outs = [objective[r](z_t=z, z_s=z_s, x_t=xs[r], encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
-                    for r, z in enumerate(z_t.view(restarts, -1, *z_t.shape[1:]))]
+            xs = x_t.view(len(groups), -1, *x_t.shape[1:])
+            outs = [objective[r](z_t=z, z_s=z_s, x_t=xs[i], encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
+                    for i, (r, z) in enumerate(zip(groups, z_t.view(len(groups), -1, *z_t.shape[1:])))]
         total = {k: sum(o[k] for o in outs) for k in outs[0]}
         total["per_group"] = torch.stack([o["criterion"].detach() for o in outs])
         return total
@@ -465,13 +491,21 @@ def align(
         def step(i: int, gen: torch.Generator):
             if select == "best" and i and i % params["eval_every"] == 0:
                 best.offer(val_scores(), i, read_in)
+            if screen_at and i == screen_at and int(best.kept) < 0:
+                screen = criteria()  # own fixed generator: the training stream `gen` is not consumed
+                best.screen_criteria.copy_(torch.as_tensor(screen))
+                best.screen_val.copy_(torch.as_tensor(val_scores()))
+                best.kept.fill_(int(np.nanargmin(screen)))
+                best.screen_weight.copy_(read_in.weight.detach())  # the others as screened (Adam's momentum would move them)
+                best.screen_bias.copy_(read_in.bias.detach())
             t0 = time.perf_counter()
+            groups = active()
             idx = _batch(x_tr.shape[0], params["batch_trials"], gen).to(device)
-            mean, logvar = encode_all(x_tr[idx])
+            mean, logvar = encode_active(x_tr[idx])
             z_t = SequentialVAE.sample(mean, logvar, gen)
             sidx = _batch(src_mean.shape[0], params["batch_trials"], gen).to(device)
             z_s = SequentialVAE.sample(src_mean[sidx], src_logvar[sidx], gen)
-            out = dict(run_objective(z_t, z_s, x_tr[idx].repeat(restarts, 1, 1), gen, y_t=None if y_tr is None else y_tr[idx]))
+            out = dict(run_objective(z_t, z_s, x_tr[idx].repeat(len(groups), 1, 1), gen, y_t=None if y_tr is None else y_tr[idx], groups=groups))
             out.pop("per_group", None)
             out["_t0"] = t0
             return out
@@ -500,7 +534,11 @@ def align(
     final_val = val_scores()
     best.offer(final_val, steps, read_in)
     # the oracle's own objective needs labels: it is selected on val R² and has no label-free criterion
-    crit = criteria() if steps and method != "oracle" and (restarts > 1 or select == "objective") else [float("nan")] * restarts
+    screened = int(best.kept) >= 0
+    if screened:  # the choice was made at the screening step, on the restarts as they were then
+        crit = [float(v) for v in best.screen_criteria]
+    else:
+        crit = criteria() if steps and method != "oracle" and (restarts > 1 or select == "objective") else [float("nan")] * restarts
     if method == "no_align":
         chosen, chosen_step = 0, 0
     elif select == "best":
@@ -509,11 +547,21 @@ def align(
         with torch.no_grad():
             read_in.weight.copy_(best.weight)
             read_in.bias.copy_(best.bias)
+    elif screened:
+        chosen, chosen_step = int(best.kept), steps
     elif select == "objective":
         chosen, chosen_step = int(np.nanargmin(crit)), steps
     else:
         chosen, chosen_step = 0, steps
     val_r2 = val_scores()  # of the read-ins the selection kept, per restart (diagnostics; not used by `objective`)
+    agree_val = val_r2  # the val-R² choice that the label-free choice is compared with, at the same step
+    if screened:  # the others stopped at the screening step: their read-ins and scores as they were there
+        with torch.no_grad():
+            others = torch.arange(restarts, device=read_in.weight.device) != chosen
+            read_in.weight[others] = best.screen_weight[others]
+            read_in.bias[others] = best.screen_bias[others]
+        agree_val = [float(v) for v in best.screen_val]
+        val_r2 = val_scores()
     final = read_in.linear(chosen).eval()
     with torch.no_grad():
         lat_te, _ = vae.encode(torch.as_tensor(te.x, device=device), final)
@@ -528,7 +576,8 @@ def align(
         "val_score_selected": float(val_r2[chosen]),
         "restart_val_scores": [round(float(v), 3) for v in val_r2],
         "restart_criteria": [round(float(v), 4) for v in crit],
-        "criterion_agrees_with_val": bool(restarts > 1 and np.all(np.isfinite(crit)) and int(np.nanargmin(crit)) == int(np.argmax(val_r2))),
+        "criterion_agrees_with_val": bool(restarts > 1 and np.all(np.isfinite(crit)) and int(np.nanargmin(crit)) == int(np.argmax(agree_val))),
+        "screen_steps": screen_at if screened else 0,
         "params_added": params_added,
         "size_added_kb": round(size_kb, 3),
         "align_step_time_ms": float(1000 * np.median(step_times)) if step_times else 0.0,
