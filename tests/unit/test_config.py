@@ -142,3 +142,27 @@ def test_snakemake_refuses_a_mistyped_key(tmp_path):
     )
     assert proc.returncode != 0
     assert "dandi.timeout" in proc.stderr
+
+
+def test_config_seed_reaches_every_training_job():
+    """`--config seed=N` changes the seed of every training job of the demo DAG (DCF once had a literal 0), and
+    the same N plans the same seeds."""
+    import re
+
+    def seeds(base: int) -> dict[str, str]:
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--printshellcmds", "--profile", "profiles/demo",
+                               "--config", f"seed={base}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        out = {}
+        for line in (proc.stdout + proc.stderr).splitlines():
+            m = re.search(r"\bneurodyn (train|align|transfer) .*--seed (\d+) .*--out (\S+)", line)
+            if m:
+                out[m.group(3)] = m.group(2)
+        return out
+
+    zero, three = seeds(0), seeds(3)
+    assert any("dcf" in run for run in zero) and any("erdiff" in run for run in zero) and any("metadyn" in run for run in zero)
+    assert set(zero) == set(three)
+    unchanged = sorted(run for run in zero if zero[run] == three[run])
+    assert not unchanged, unchanged
+    assert seeds(3) == three

@@ -184,6 +184,10 @@ def erd_seeds(pair):
 def erd_seed(pair, label):
     return _erd_derive_seed(config["seed"], "erdiff", pair, label)
 
+def dcf_seed(*labels):
+    """A DCF job's seed, from config seed like every other paper's (e.g. dcf_seed("neural", "vae", 3))."""
+    return _erd_derive_seed(config["seed"], "dcf", *labels)
+
 def erd_available_pairs(setting=None):
     out = []
     for name, pair in ERD.get("pairs", {}).items():

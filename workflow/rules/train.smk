@@ -56,6 +56,7 @@ rule dcf_train_ball:
         directory("results/runs/dcf/ball_{dcf_variant}"),
     params:
         fit=lambda w: dcf_ball_params(w.dcf_variant),
+        seed=lambda w: dcf_seed("ball", w.dcf_variant),
         device=config["device"],
     log:
         "results/logs/dcf/train_ball_{dcf_variant}.log",
@@ -67,7 +68,7 @@ rule dcf_train_ball:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind video --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf --kind video --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_neural:
@@ -77,6 +78,7 @@ rule dcf_train_neural:
         directory("results/runs/dcf/neural_dcf_seed{dcf_seed}"),
     params:
         fit=dcf_fit_params(DCF["neural"], data=DCF["neural"]["data"]),
+        seed=lambda w: dcf_seed("neural", int(w.dcf_seed)),
         device=config["device"],
     log:
         "results/logs/dcf/train_neural_seed{dcf_seed}.log",
@@ -89,7 +91,7 @@ rule dcf_train_neural:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind neural --params {params.fit:q} --sessions {input:q} --seed {wildcards.dcf_seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural:
@@ -99,6 +101,7 @@ rule dcf_baseline_neural:
         directory("results/runs/dcf/neural_{dcf_method}"),
     params:
         fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        seed=lambda w: dcf_seed("neural", w.dcf_method, 0),  # the same seed as its seed-0 run
         device=config["device"],
     log:
         "results/logs/dcf/baseline_neural_{dcf_method}.log",
@@ -112,7 +115,7 @@ rule dcf_baseline_neural:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural_seed:
@@ -122,6 +125,7 @@ rule dcf_baseline_neural_seed:
         directory("results/runs/dcf/neural_{dcf_method}_seed{dcf_seed}"),
     params:
         fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        seed=lambda w: dcf_seed("neural", w.dcf_method, int(w.dcf_seed)),
         device=config["device"],
     log:
         "results/logs/dcf/baseline_neural_{dcf_method}_seed{dcf_seed}.log",
@@ -135,7 +139,7 @@ rule dcf_baseline_neural_seed:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {wildcards.dcf_seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_ball:
@@ -145,6 +149,7 @@ rule dcf_baseline_ball:
         directory("results/runs/dcf/ball_baseline_{dcf_method}"),
     params:
         fit=as_arg({"data": None, **DCF["baselines"]}),
+        seed=lambda w: dcf_seed("ball", w.dcf_method),
         device=config["device"],
     log:
         "results/logs/dcf/baseline_ball_{dcf_method}.log",
@@ -158,7 +163,7 @@ rule dcf_baseline_ball:
     conda:
         ENV
     shell:
-        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind video --params {params.fit:q} --sessions {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf-baseline --method {wildcards.dcf_method:q} --kind video --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_user_video:
@@ -168,6 +173,7 @@ rule dcf_train_user_video:
         directory("results/runs/dcf/video_{dcf_video}"),
     params:
         fit=lambda w: dcf_user_params(w.dcf_video),
+        seed=lambda w: dcf_seed("user_video", w.dcf_video),
         device=config["device"],
     log:
         "results/logs/dcf/train_video_{dcf_video}.log",
@@ -179,6 +185,6 @@ rule dcf_train_user_video:
     conda:
         ENV
     shell:
-        "neurodyn train dcf --kind video --params {params.fit:q} --frames {input:q} --seed 0 --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn train dcf --kind video --params {params.fit:q} --frames {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
