@@ -157,83 +157,43 @@ for _which, _ok in MD_BUILD.items():
 MD_NAME_TO_WHICH = {name: which for which, (name, _) in MD_FIGURES.items()}
 
 
-# === ERDiff ===
+# === ERDiff === (the plan itself: neurodyn.erdiff.plan, unit-tested; these bind it to this config)
+from neurodyn.erdiff import plan as _erdp
 from neurodyn.utils.seed import derive_seed as _erd_derive_seed
 
 ERD = config.get("erdiff", {})
+ERD_RUNS = _erdp.RUNS
+ERD_VARIANTS = _erdp.PRIOR_VARIANTS
 
-ERD_RUNS = "results/runs/erdiff"
-
-ERD_VARIANTS = ("erdiff", "erdiff_wo_s", "erdiff_wo_t")
-
-def erd_noise(x):
-    return f"{float(x):g}"
+erd_noise = _erdp.noise_tag
+erd_jobs_of = _erdp.jobs_of
+erd_job = _erdp.job_dir
+erd_run = _erdp.run_dir
 
 def erd_pair(name):
     return ERD["pairs"][name]
 
 def erd_vae(pair, dim):
-    return {**ERD["vae"], **erd_pair(pair)["vae"], "latent_dim": int(dim)}
+    return _erdp.pair_vae(ERD, pair, dim)
 
 def erd_dim(pair):
-    return int({**ERD["vae"], **erd_pair(pair)["vae"]}["latent_dim"])
+    return _erdp.main_dim(ERD, pair)
 
 def erd_seeds(pair):
-    return erd_pair(pair).get("seeds", ERD["seeds"])
+    return _erdp.seeds(ERD, pair)
 
 def erd_seed(pair, label):
-    return _erd_derive_seed(config["seed"], "erdiff", pair, label)
+    return _erdp.job_seed(config["seed"], pair, label)
 
 def dcf_seed(*labels):
     """A DCF job's seed, from config seed like every other paper's (e.g. dcf_seed("neural", "vae", 3))."""
     return _erd_derive_seed(config["seed"], "dcf", *labels)
 
-def erd_available_pairs(setting=None):
-    out = []
-    for name, pair in ERD.get("pairs", {}).items():
-        if setting is not None and pair["setting"] != setting:
-            continue
-        if setting is None and pair["setting"] == "synthetic":
-            continue
-        if len(available_sessions([pair["source"], pair["target"]])) == 2:
-            out.append(name)
-    return out
-
-def erd_job(pair, dim, seed):
-    """The folder of one experiment job: source VAE, priors and every planned alignment of (pair, dim, seed)."""
-    return f"{ERD_RUNS}/{pair}/d{dim}/s{seed}"
-
-def erd_run(pair, dim, seed, leaf):
-    return f"{erd_job(pair, dim, seed)}/{leaf}"
-
 def erd_align_run(pair, method, seed, dim=None, noise=None):
-    dim = erd_dim(pair) if dim is None else dim
-    noise = erd_noise(ERD["prior"]["noise_scale"] if noise is None else noise)
-    return erd_run(pair, dim, seed, f"{method}_n{noise}")
+    return _erdp.align_run(ERD, pair, method, seed, dim, noise)
 
 def erd_plan(pair, dim, seed):
-    """[(method, noise)] one job runs: Table 1 (main dim, every method), the latents figure, the robustness sweep."""
-    dim, seed = int(dim), int(seed)
-    main_dim, main_noise = erd_dim(pair), float(ERD["prior"]["noise_scale"])
-    plan = []
-    if dim == main_dim and seed in erd_seeds(pair):
-        # the oracle regresses target behaviour: not for pairs without one (the synthetic pair)
-        plan += [(m, main_noise) for m in ERD["methods"] if not (m == "oracle" and erd_pair(pair)["setting"] == "synthetic")]
-    lf = ERD.get("latents_figure", {})
-    if lf.get("pair") == pair and dim == main_dim and seed == lf.get("seed"):
-        plan += [(m, main_noise) for m in lf["methods"]]
-    rb = ERD.get("robustness", {})
-    if rb.get("pair") == pair and seed in rb.get("seeds", []):
-        if dim in rb["latent_dims"]:
-            plan += [("erdiff", main_noise), (rb["baseline"], main_noise)]
-        if dim == main_dim:
-            plan += [("erdiff", float(n)) for n in rb["noise_scales"]] + [(rb["baseline"], main_noise)]
-    seen, out = set(), []
-    for m, n in plan:
-        if (m, erd_noise(n)) not in seen:
-            seen.add((m, erd_noise(n)))
-            out.append({"method": m, "noise": float(n)})
-    return out
+    return _erdp.job_plan(ERD, pair, dim, seed)
 
 def erd_job_inputs(w):
     pair = erd_pair(w.erd_pair)
@@ -246,18 +206,12 @@ def erd_job_params(w):
                    "plan": erd_plan(w.erd_pair, w.erd_dim, w.erd_seed), "behaviour": pair["behaviour"], "device": config["device"],
                    "pair": w.erd_pair, "setting": pair["setting"], "synthetic": synthetic})
 
-ERD_PAIRS_REAL = erd_available_pairs()
-
-ERD_PAIRS_SYN = erd_available_pairs("synthetic")
+_erd_can_build = lambda names: len(available_sessions(names)) == len(names)
+ERD_PAIRS_REAL = _erdp.available_pairs(ERD, _erd_can_build) if ERD else []
+ERD_PAIRS_SYN = _erdp.available_pairs(ERD, _erd_can_build, "synthetic") if ERD else []
 
 def erd_table_runs(pairs):
-    """The per-method run records of Table 1 (inside the job folders)."""
-    return [erd_align_run(p, m, s) for p in pairs for m in ERD["methods"] for s in erd_seeds(p)
-            if not (m == "oracle" and erd_pair(p)["setting"] == "synthetic")]
-
-def erd_jobs_of(runs):
-    """The job folders (DAG inputs) that hold the given run records."""
-    return sorted({str(Path(r).parent) for r in runs})
+    return _erdp.table_runs(ERD, pairs)
 
 def erd_spec():
     pairs = {name: {"setting": ERD["pairs"][name]["setting"], "source": ERD["pairs"][name]["source"], "target": ERD["pairs"][name]["target"]} for name in ERD.get("pairs", {})}
@@ -271,29 +225,16 @@ def erd_spec():
                    "unavailable": missing, "scorecard": ERD["scorecard"]})
 
 def erd_latents_runs():
-    lf = ERD["latents_figure"]
-    return [erd_align_run(lf["pair"], m, lf["seed"]) for m in lf["methods"]]
+    return _erdp.latents_runs(ERD)
 
 def erd_latents_source():
-    lf = ERD["latents_figure"]
-    return erd_run(lf["pair"], erd_dim(lf["pair"]), lf["seed"], "source")
+    return _erdp.latents_source(ERD)
 
 def erd_robustness_runs():
-    rb = ERD["robustness"]
-    pair, main_noise, main_dim = rb["pair"], ERD["prior"]["noise_scale"], erd_dim(rb["pair"])
-    if pair not in ERD_PAIRS_REAL:
-        return []
-    runs = []
-    for s in rb["seeds"]:
-        for d in rb["latent_dims"]:
-            runs += [erd_align_run(pair, "erdiff", s, d, main_noise), erd_align_run(pair, rb["baseline"], s, d, main_noise)]
-        for n in rb["noise_scales"]:
-            runs.append(erd_align_run(pair, "erdiff", s, main_dim, n))
-        runs.append(erd_align_run(pair, rb["baseline"], s, main_dim, main_noise))
-    return sorted(set(runs))
+    return _erdp.robustness_runs(ERD, ERD_PAIRS_REAL)
 
 def erd_synthetic_sources():
-    return [erd_run(p, erd_dim(p), s, "source") for p in ERD_PAIRS_SYN for s in erd_seeds(p)]
+    return _erdp.synthetic_sources(ERD, ERD_PAIRS_SYN)
 
 
 # === DCF ===

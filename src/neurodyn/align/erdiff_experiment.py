@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from neurodyn.config import parse_params
+from neurodyn.erdiff.plan import noise_tag
 from neurodyn.errors import InputError
 from neurodyn.models.erdiff.data import load_trials
 from neurodyn.models.erdiff.runner import (
@@ -42,11 +43,6 @@ from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import seed_everything
 
 KEYS = ("vae", "prior", "align", "method", "plan", "behaviour", "device", "pair", "setting", "synthetic")
-
-
-def noise_tag(x: float) -> str:
-    """How a noise scale appears in run-folder names (same as the workflow's ``erd_noise``)."""
-    return f"{float(x):g}"
 
 
 def _finished(path: Path) -> bool:
