@@ -16,7 +16,7 @@ from neurodyn.runrecord import RunRecord
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import seed_everything
 
-METHODS = ["oracle", "no_align", *baselines.NAMES, *ERDIFF_VARIANTS]
+METHODS = ["oracle", "oracle_matched", "no_align", *baselines.NAMES, *ERDIFF_VARIANTS]
 
 
 def synthetic_scoring(source_latents: dict, sim_params: dict):

@@ -29,6 +29,7 @@ from neurodyn.errors import InputError
 from neurodyn.models.erdiff.data import load_trials
 from neurodyn.models.erdiff.runner import (
     ERDIFF_VARIANTS,
+    ORACLES,
     PRIOR_OF,
     align,
     load_prior,
@@ -108,8 +109,18 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
     if synthetic:
         _, score = synthetic_scoring(read_checkpoint(src_dir / "latents.pt"), synthetic)
         select_fn = lambda latents, _trials: -score(latents)["nll"]  # noqa: E731 — higher is better
+    # the matched oracle's read-in (supervised, and distributed like the source; else the plain oracle's) where it
+    # ran: every label-free objective is also scored there, to tell an objective that prefers a wrong alignment
+    # from an optimisation that missed the right one
+    references: dict[str, dict] = {}
+
+    def reference():
+        return references.get("oracle_matched", references.get("oracle"))
+
     for method, noise in plan:
         adir = root / f"{method}_n{noise_tag(noise)}"
+        if method in ORACLES and _finished(adir):
+            references[method] = read_checkpoint(adir / "aligned.pt")["read_in"]
         if _finished(adir):
             continue
         seed_everything(seed)
@@ -120,12 +131,15 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
         prior = priors.get((PRIOR_OF[method], noise)) if method in ERDIFF_VARIANTS else None
         result = timed(f"align_{method}", lambda: align(
             method=method, vae=vae, vae_payload=vae_payload, source=source, target=target, params=params["align"],
-            method_params=block, prior=prior, seed=seed, device=device, record=rec, select_fn=select_fn))
+            method_params=block, prior=prior, seed=seed, device=device, record=rec, select_fn=select_fn,
+            reference_read_in=reference()))
         metrics = result["metrics"]
         if synthetic:
             test = score(result["test_latents"].numpy())
             metrics.update({"test_nll_nats": test["nll"], "test_kld_nats": test["kld"]})
         rec.save_torch("aligned.pt", {k: result[k] for k in ("read_in", "test_latents", "val_latents", "test_condition", "test_split_index")})
+        if method in ORACLES:
+            references[method] = result["read_in"]
         rec.finish(metrics, method=method, pair=params["pair"])
     metrics = {f"cpu_s_{k}": round(v, 3) for k, v in cpu.items()}
     metrics["cpu_s_total"] = round(time.process_time(), 3)

@@ -15,6 +15,7 @@ from neurodyn.utils.seed import derive_seed
 
 RUNS = "results/runs/erdiff"
 PRIOR_VARIANTS = ("erdiff", "erdiff_wo_s", "erdiff_wo_t")
+ORACLES = ("oracle", "oracle_matched")  # supervised reference rows: they need target behaviour
 
 Erd = Mapping[str, Any]
 
@@ -61,7 +62,7 @@ def align_run(erd: Erd, pair: str, method: str, seed: int | str, dim: int | None
 
 
 def _has_oracle(erd: Erd, pair: str) -> bool:
-    """The oracle regresses target behaviour: not for pairs without one (the synthetic pair)."""
+    """The oracles regress target behaviour: not for pairs without one (the synthetic pair)."""
     return erd["pairs"][pair]["setting"] != "synthetic"
 
 
@@ -72,7 +73,7 @@ def job_plan(erd: Erd, pair: str, dim: int | str, seed: int | str) -> list[dict[
     main, main_noise = main_dim(erd, pair), float(erd["prior"]["noise_scale"])
     plan: list[tuple[str, float]] = []
     if dim == main and seed in seeds(erd, pair):
-        plan += [(m, main_noise) for m in erd["methods"] if m != "oracle" or _has_oracle(erd, pair)]
+        plan += [(m, main_noise) for m in erd["methods"] if m not in ORACLES or _has_oracle(erd, pair)]
     lf = erd.get("latents_figure", {})
     if lf.get("pair") == pair and dim == main and seed == lf.get("seed"):
         plan += [(m, main_noise) for m in lf["methods"]]
@@ -107,7 +108,7 @@ def available_pairs(erd: Erd, can_build: Callable[[list[str]], bool], setting: s
 def table_runs(erd: Erd, pairs: Iterable[str]) -> list[str]:
     """The per-method run records of Table 1 (inside the job folders)."""
     return [align_run(erd, p, m, s) for p in pairs for m in erd["methods"] for s in seeds(erd, p)
-            if m != "oracle" or _has_oracle(erd, p)]
+            if m not in ORACLES or _has_oracle(erd, p)]
 
 
 def jobs_of(runs: Iterable[str]) -> list[str]:

@@ -12,6 +12,7 @@ from neurodyn.runrecord import read_config, read_metrics
 
 LABELS = {
     "oracle": "Oracle (supervised read-in, ceiling)",
+    "oracle_matched": "Oracle, source-matched (supervised + KL to the source latents)",
     "no_align": "No alignment (floor)",
     "cycle_gan": "Cycle-GAN",
     "jsdm": "JSDM",

@@ -329,17 +329,34 @@ ERDIFF_OVERRIDES = {
 }
 
 
+ORACLES = ("oracle", "oracle_matched")
+
+
 class _Oracle(nn.Module):
     """The supervised ceiling: target behaviour (standardised like the source's) regressed through the frozen
-    source readout — the read-in a perfect alignment would have to find inside this architecture."""
+    source readout — the read-in a perfect alignment would have to find inside this architecture.
 
-    def __init__(self, vae: SequentialVAE):
+    ``moment_weight`` > 0 ("oracle_matched"): plus the per-bin KL(N_source ‖ N_target) of the latents. The plain
+    oracle is free in the directions the readout ignores, so its latents decode well but need not be distributed
+    like the source's — no label-free objective can prefer it. The matched oracle is a read-in that decodes well
+    *and* looks like the source: the solution an alignment objective should rate best (see
+    ``criterion_at_reference``). The KL is invariant to an affine map applied to both sides, so it needs no
+    standardisation."""
+
+    def __init__(self, vae: SequentialVAE, moment_weight: float = 0.0, moment_ridge: float = 1e-3):
         super().__init__()
         self._readout = [vae]  # not a submodule: the VAE is frozen and not part of what this method adds
+        self.moment_weight, self.moment_ridge = moment_weight, moment_ridge
 
-    def forward(self, *, z_t: torch.Tensor, y_t: torch.Tensor, **_) -> dict[str, torch.Tensor]:
+    def forward(self, *, z_t: torch.Tensor, y_t: torch.Tensor, z_s: torch.Tensor | None = None, **_) -> dict[str, torch.Tensor]:
         mse = (self._readout[0].decode_behaviour(z_t) - y_t).pow(2).mean()
-        return {"loss": mse, "behaviour_mse": mse, "criterion": mse}
+        out = {"loss": mse, "behaviour_mse": mse, "criterion": mse}
+        if self.moment_weight:
+            from neurodyn.models.erdiff.mla import binwise_gaussian_kl
+
+            kl = binwise_gaussian_kl(z_s, z_t, ridge=self.moment_ridge)
+            out.update(loss=mse + self.moment_weight * kl, moment=kl, criterion=mse + self.moment_weight * kl)
+        return out
 
 
 def align(
@@ -356,6 +373,7 @@ def align(
     device,
     record=None,
     select_fn=None,
+    reference_read_in: Mapping[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Fit φ_t with ``method`` on target train trials, ``params["restarts"]`` times; pick one; score test.
 
@@ -372,6 +390,12 @@ def align(
     (successive halving with one round; Jamieson & Talwalkar, AISTATS 2016).
     ``select_fn(latents_val (trial, time, d) np, trials_val) -> score`` (higher is better) replaces val R² —
     used for the synthetic sessions, which have no behaviour.
+    ``reference_read_in`` (a read-in's state dict, e.g. the matched oracle's): the label-free objective is also scored
+    there, with the same draws as at the chosen read-in (``criterion_chosen`` vs ``criterion_at_reference``) —
+    lower at the reference means the objective prefers the right alignment and optimisation missed it; higher
+    means the objective itself prefers a wrong one. Methods whose objective is a fixed function of the read-in
+    only (ERDiff's variants with their frozen prior, JSDM); adversarial baselines' criteria depend on what they
+    trained.
     """
     from neurodyn.models.erdiff import baselines
     from neurodyn.models.erdiff.mla import MaximumLikelihoodAlignment
@@ -383,7 +407,7 @@ def align(
     if not len(tr.split) or not len(va.split) or not len(te.split):
         raise ValueError("target session needs train, val and test trials")
     restarts = 1 if method == "no_align" else int(params["restarts"])
-    select = "best" if method == "oracle" else params["select"]
+    select = "best" if method in ORACLES else params["select"]
     screen_at = int(params.get("screen_steps", 0)) if select == "objective" and restarts > 1 else 0
     layers = [init_read_in(vae, target.n_channels, params["read_in_init"] if r == 0 else "random", restart_seed(seed, r)) for r in range(restarts)]
     read_in = StackedReadIn(layers).to(device)
@@ -393,7 +417,7 @@ def align(
     src_mean, src_logvar = posterior(vae, torch.as_tensor(source.subset("train", "val").x, device=device))
     n_bins, n_latent = src_mean.shape[1], src_mean.shape[2]
     y_tr = None
-    if method == "oracle":
+    if method in ORACLES:
         if tr.y is None:
             raise ValueError("the oracle needs target behaviour")
         y_tr = torch.as_tensor((tr.y - vae_payload["behaviour_mean"].numpy()) / vae_payload["behaviour_std"].numpy(), device=device, dtype=torch.float32)
@@ -407,8 +431,9 @@ def align(
             raise ValueError(f"{method} needs a trained diffusion prior")
         objective = MaximumLikelihoodAlignment(prior=prior, **{**method_params, **ERDIFF_OVERRIDES[method]}).to(device)
         added = None if objective.dsm_weight == 0 else prior.denoiser
-    elif method == "oracle":
-        objective, added = _Oracle(vae), None
+    elif method in ORACLES:
+        objective = _Oracle(vae, moment_weight=float(method_params.get("moment_weight", 0.0)) if method == "oracle_matched" else 0.0)
+        added = None
     else:
         mods = []
         for r in range(restarts):
@@ -452,8 +477,8 @@ def align(
         groups = list(range(restarts)) if groups is None else groups
         if method in ERDIFF_VARIANTS:
             return objective(z_t, gen=gen, z_source=z_s, groups=len(groups), t=t, eps=eps)
-        if method == "oracle":
-            outs = [objective(z_t=z, y_t=y_t) for z in z_t.view(len(groups), -1, *z_t.shape[1:])]
+        if method in ORACLES:
+            outs = [objective(z_t=z, y_t=y_t, z_s=z_s) for z in z_t.view(len(groups), -1, *z_t.shape[1:])]
         else:
             xs = x_t.view(len(groups), -1, *x_t.shape[1:])
             outs = [objective[r](z_t=z, z_s=z_s, x_t=xs[i], encode=lambda x, r=r: vae.encode(x, read_in.group(r)), gen=gen)
@@ -461,6 +486,26 @@ def align(
         total = {k: sum(o[k] for o in outs) for k in outs[0]}
         total["per_group"] = torch.stack([o["criterion"].detach() for o in outs])
         return total
+
+    @torch.no_grad()
+    def compare_criteria(layers: list[nn.Linear]) -> list[float]:
+        """The label-free objective of each read-in in ``layers`` on target train+val trials, common draws."""
+        gen = torch.Generator().manual_seed(seed + 2)
+        stack = StackedReadIn(layers).to(device)
+        g = len(layers)
+        mean, logvar = vae.encode(x_trva.repeat(g, 1, 1), stack)
+        n = x_trva.shape[0]
+        eps0 = torch.randn(mean[:n].shape, generator=gen).to(device)  # one posterior draw, shared by all
+        z_t = mean + torch.exp(0.5 * logvar) * eps0.repeat(g, 1, 1)
+        z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
+        with torch.enable_grad():
+            if method in ERDIFF_VARIANTS:
+                draws = int(params["criterion_draws"])
+                t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, g).to(device)
+                eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, g, 1, 1).to(device)
+                return [float(v) for v in objective(z_t, gen=gen, z_source=z_s, groups=g, t=t, eps=eps)["per_group"]]
+            return [float(objective[0](z_t=z, z_s=z_s, x_t=x_trva, encode=lambda x, i=i: vae.encode(x, stack.group(i)), gen=gen)["criterion"])
+                    for i, z in enumerate(z_t.view(g, n, *z_t.shape[1:]))]
 
     @torch.no_grad()
     def criteria() -> list[float]:
@@ -538,7 +583,7 @@ def align(
     if screened:  # the choice was made at the screening step, on the restarts as they were then
         crit = [float(v) for v in best.screen_criteria]
     else:
-        crit = criteria() if steps and method != "oracle" and (restarts > 1 or select == "objective") else [float("nan")] * restarts
+        crit = criteria() if steps and method not in ORACLES and (restarts > 1 or select == "objective") else [float("nan")] * restarts
     if method == "no_align":
         chosen, chosen_step = 0, 0
     elif select == "best":
@@ -563,6 +608,11 @@ def align(
         agree_val = [float(v) for v in best.screen_val]
         val_r2 = val_scores()
     final = read_in.linear(chosen).eval()
+    reference_scores = None
+    if reference_read_in is not None and steps and (method in ERDIFF_VARIANTS or method == "jsdm"):
+        reference = nn.Linear(final.in_features, final.out_features).to(device)
+        reference.load_state_dict({k: v.to(device) for k, v in reference_read_in.items()})
+        reference_scores = compare_criteria([final, reference])
     with torch.no_grad():
         lat_te, _ = vae.encode(torch.as_tensor(te.x, device=device), final)
         lat_va, _ = vae.encode(x_va, final)
@@ -578,6 +628,7 @@ def align(
         "restart_criteria": [round(float(v), 4) for v in crit],
         "criterion_agrees_with_val": bool(restarts > 1 and np.all(np.isfinite(crit)) and int(np.nanargmin(crit)) == int(np.argmax(agree_val))),
         "screen_steps": screen_at if screened else 0,
+        **({} if reference_scores is None else {"criterion_chosen": round(reference_scores[0], 4), "criterion_at_reference": round(reference_scores[1], 4)}),
         "params_added": params_added,
         "size_added_kb": round(size_kb, 3),
         "align_step_time_ms": float(1000 * np.median(step_times)) if step_times else 0.0,
