@@ -2,7 +2,7 @@
 
     NEURODYN_BENCH_LOG=timings.jsonl NEURODYN_BENCH_STEPS=20 python benchmarks/timed_neurodyn.py train NAME ...
 
-It runs the real command (``neurodyn.cli.main``) after wrapping ``neurodyn.train.loop.fit`` — the one loop every
+It runs the real command (``neurodyn.cli.main``) after wrapping ``neurodyn.loop.fit`` — the one loop every
 model trains and aligns with (PREAMBLE contract) — so that no model needs benchmark code of its own:
 
 - ``n_steps`` is capped at ``NEURODYN_BENCH_WARMUP + NEURODYN_BENCH_STEPS`` (defaults 3 + 20), so the job ends
@@ -130,7 +130,7 @@ def main() -> int:
     root = Path(__file__).resolve().parents[1]
     if str(root / "src") not in sys.path:
         sys.path.insert(0, str(root / "src"))
-    from neurodyn.train import loop
+    from neurodyn import loop
 
     wrap_fit(loop, argv)
     from neurodyn import cli

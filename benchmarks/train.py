@@ -3,7 +3,7 @@
     python benchmarks/train.py                       # demo and paper configuration, CPU (and CUDA when present)
     python benchmarks/train.py --configs demo --steps 10
 
-Protocol (no benchmark code in the models): every training and alignment job calls ``neurodyn.train.loop.fit``.
+Protocol (no benchmark code in the models): every training and alignment job calls ``neurodyn.loop.fit``.
 In a scratch copy of the repository, Snakemake runs the jobs of every rule defined in workflow/rules/train.smk
 and transfer.smk (training) and align.smk (alignment) — with their upstream jobs (simulation, conversion, source
 models), exactly as the pipeline plans them for `rule all`, leaving out (--omit-from) the rules of evaluate.smk,

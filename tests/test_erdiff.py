@@ -504,16 +504,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and all(w in err for w in words), err
 
-    one_line_error(["train", "erdiff-source", "--session", str(tmp_path / "bad.zarr"), "--params", json.dumps({"vae": SMALL_VAE}),
+    # a source session without train trials
+    one_line_error(["align", "erdiff-experiment", "--source-session", str(tmp_path / "bad.zarr"), "--target-session", str(tmp_path / "good.zarr"),
+                    "--params", json.dumps(_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"})),
                     "--seed", "0", "--out", str(tmp_path / "run")], "split")
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
-    argv = ["align", "erdiff", "--method", "erdiff", "--source-session", "x", "--target-session", "y",
-            "--source-run", str(tmp_path / "nothing"), "--params", "{}", "--seed", "0", "--out", str(tmp_path / "a")]
-    one_line_error(argv, "prior")
-    argv[argv.index("--method") + 1] = "dann"
-    one_line_error(argv, "vae.pt")
-    assert not (tmp_path / "a").exists() and not (tmp_path / "a.partial").exists()
-    # the experiment job: an unknown method in the plan, a spec missing a key, a target with other bins
+    # an unknown method in the plan, a spec missing a key, a target with other bins
     synthetic_store({**params, "n_bins": 7, "domain": "target"}, 0, tmp_path / "long.zarr")
     cases = [(_experiment_params([("erdiff_v2", 1.0)], behaviour=None), "good", "plan"), ({"vae": SMALL_VAE}, "good", "plan"),
              (_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"}), "long", "time")]

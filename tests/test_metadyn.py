@@ -223,7 +223,8 @@ def test_poisson_glm_recovers_known_coefficients():
 
 def test_collapse_is_detected(tmp_path):
     """A model whose readout ignores the latents (constant mean rate) on low-rate Poisson data is flagged."""
-    from neurodyn.train.metadyn import build_model, evaluate_dataset
+    from neurodyn.models.metadyn import build_model
+    from neurodyn.train.metadyn import evaluate_dataset
 
     store = write_lc(tmp_path, "lowrate", 3.0, 5, likelihood="poisson", base_rate_hz=2.0)
     data = load_session(store, likelihood="poisson")

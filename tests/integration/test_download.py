@@ -16,7 +16,8 @@ import yaml
 
 from neurodyn import cli
 from neurodyn.data.download import AssetSpec, DandiSettings, FetchError, VerifyError, fetch
-from neurodyn.data.sources import SessionSources, find_in_mirror
+from neurodyn.data.mirror import find_in_mirror
+from neurodyn.data.sources import SessionSources
 from neurodyn.errors import InputError
 from tests.dandi_server import DandiLoopback, download_argv
 

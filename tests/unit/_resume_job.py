@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from neurodyn.runrecord import RunRecord
-from neurodyn.train.loop import fit
+from neurodyn.loop import fit
 
 
 def main(argv: list[str]) -> int:

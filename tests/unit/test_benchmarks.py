@@ -53,7 +53,7 @@ def test_tiny_mc_maze_like_file_has_the_nlb_layout_and_converts(tmp_path):
 def test_timed_fit_caps_steps_and_records(tmp_path, monkeypatch):
     import timed_neurodyn
 
-    from neurodyn.train import loop
+    from neurodyn import loop
 
     log = tmp_path / "t.jsonl"
     monkeypatch.setattr(timed_neurodyn, "LOG", str(log))

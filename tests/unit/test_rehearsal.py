@@ -140,7 +140,7 @@ def test_step_cap_and_marks(monkeypatch):
 def test_fit_stops_at_the_cap(monkeypatch):
     import torch
 
-    from neurodyn.train.loop import fit
+    from neurodyn.loop import fit
 
     monkeypatch.setenv(rehearsal.ENV_MAX_STEPS, "3")
     lin = torch.nn.Linear(2, 1)

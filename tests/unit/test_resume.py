@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from neurodyn.runrecord import RunRecord
-from neurodyn.train.loop import EXIT_PREEMPTED
+from neurodyn.loop import EXIT_PREEMPTED
 
 JOB = Path(__file__).with_name("_resume_job.py")
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -3,8 +3,7 @@ diffusion priors the plan needs, and align the target with every planned (method
 
 Why one job and not one per model: a job costs Snakemake ~1–2 s and Python + torch ~2 s before any work, and
 the small models of ERDiff's Table 1 train in seconds — per-model jobs spent more time starting than training.
-Each model still gets its own run record inside the job's folder, with the same layout and contents the
-single-model commands (``neurodyn train erdiff-source``, ``train erdiff-prior``, ``align erdiff``) write:
+Each model still gets its own run record inside the job's folder:
 
     <out>/source/                   source VAE (vae.pt, latents.pt)
     <out>/prior_<variant>_n<noise>/  diffusion prior (prior.pt)
@@ -12,7 +11,7 @@ single-model commands (``neurodyn train erdiff-source``, ``train erdiff-prior``,
     <out>/metrics.json, run.json     the job itself (CPU and wall time per part)
 
 The job works in ``<out>.partial/``; parts already finished there are reused when a killed job is re-run, and
-an unfinished part resumes from its own checkpoint (``train.loop.fit``).
+an unfinished part resumes from its own checkpoint (``neurodyn.loop.fit``).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from neurodyn.models.erdiff.runner import (
     ORACLES,
     PRIOR_OF,
     align,
+    align_methods,
     load_prior,
     load_vae,
     posterior,
@@ -56,11 +56,12 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
     if missing:
         raise InputError("--params", missing[0], f"an ERDiff experiment spec with keys {', '.join(KEYS)}")
     plan = [(p["method"], float(p["noise"])) for p in params["plan"]]
-    from neurodyn.align.erdiff import METHODS, synthetic_scoring
+    from neurodyn.models.erdiff.metrics import synthetic_scoring
 
+    methods = align_methods()
     for method, _ in plan:
-        if method not in METHODS:
-            raise InputError("--params", "plan.method", f"one of {', '.join(METHODS)}", got=method)
+        if method not in methods:
+            raise InputError("--params", "plan.method", f"one of {', '.join(methods)}", got=method)
     device = pick_device(params["device"])
     synthetic = params["synthetic"]
     source = load_trials(source_session, behaviour=params["behaviour"], need_behaviour=not synthetic)

@@ -337,7 +337,7 @@ def _transfer(url: str, part: Path, spec: AssetSpec, settings: DandiSettings, *,
 # -- the whole fetch --------------------------------------------------------------------------------------------
 def _from_mirror(spec: AssetSpec, out: Path, mirror: str | None, *, offline: bool, log) -> bool:
     """Copy a verified mirror file into place; False when there is none (or, online, when it is bad)."""
-    from neurodyn.data.sources import find_in_mirror
+    from neurodyn.data.mirror import find_in_mirror
 
     candidate = find_in_mirror(mirror, spec.path, spec.size)
     if candidate is None:

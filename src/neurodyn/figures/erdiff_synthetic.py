@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neurodyn.align.erdiff import synthetic_scoring
+    from neurodyn.models.erdiff.metrics import synthetic_scoring
     from neurodyn.simulate.erdiff_bernoulli import DEFAULTS, dynamics_step, fixed_points
 
     spec = parse_params(args.spec, "--spec")

@@ -29,7 +29,7 @@ def _load_model(run: str):
     import torch
 
     from neurodyn.runrecord import read_config
-    from neurodyn.train.metadyn import build_model
+    from neurodyn.models.metadyn import build_model
 
     cfg = read_config(run)
     ck = torch.load(Path(run) / "model.pt", weights_only=True, map_location="cpu")
@@ -92,7 +92,7 @@ def _vector_field(ax, model, e, latents: np.ndarray | None, title: str, n: int =
 def _posterior_latents(model, d: int, store: str, cfg: dict, n_trials: int = 8):
     import torch
 
-    from neurodyn.train.metadyn import load_all
+    from neurodyn.models.metadyn_data import load_all
 
     data = load_all([store], cfg)[0]
     y = torch.as_tensor(data.y[:n_trials])
@@ -233,7 +233,7 @@ def fig5(man: dict, fig) -> str:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from neurodyn.train.metadyn import load_all
+    from neurodyn.models.metadyn_data import load_all
 
     runs = man["train"].get("meta", [])
     if not runs:

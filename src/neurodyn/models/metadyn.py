@@ -31,7 +31,8 @@ no embedding; with a single dataset it is the single-dataset baseline).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -443,3 +444,9 @@ class MetaDynamicalSSM(nn.Module):
         lengths = torch.full((y.shape[0],), context, dtype=torch.long, device=y.device)
         z = self.smooth(d, y[:, :context], lengths, e)
         return self.predict(d, self.rollout(z[:, -1], e, horizon))
+
+
+def build_model(model_cfg: Mapping[str, Any], n_channels: Sequence[int], likelihood: str, conditioning: str) -> MetaDynamicalSSM:
+    """A MetaDynamicalSSM from the config's ``metadyn.model`` block (the keys it reads; the rest are ignored)."""
+    keys = ("latent_dim", "shared_dim", "dyn_hidden", "embed_dim", "rank", "hyper_hidden", "enc_hidden", "embed_kernel", "init_process_std")
+    return MetaDynamicalSSM(n_channels=list(n_channels), likelihood=likelihood, conditioning=conditioning, **{k: model_cfg[k] for k in keys})

@@ -8,7 +8,7 @@ Store fields used (store.py contract): ``observations`` (trial, time, channel) f
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,3 +169,14 @@ def family_values(sessions: Mapping[str, Any], names: list[str], key: str) -> li
         sim = sessions.get(name, {}).get("source", {}).get("simulate")
         out.append(float(sim["params"][key]) if sim and key in sim["params"] else None)
     return out
+
+
+def load_all(paths: Sequence[str], params: Mapping[str, Any]) -> list[SessionData]:
+    """Every session store of ``paths`` with the experiment's data options (``params["data"]``, ``likelihood``)."""
+    d = params["data"]
+    return [
+        load_session(p, likelihood=params["likelihood"], bin_ms=d.get("bin_ms"), window_ms=d.get("window_ms"),
+                     max_bins=d.get("max_bins"), behaviour=d.get("behaviour"),
+                     behaviour_derivative=d.get("behaviour_derivative", False))
+        for p in paths
+    ]

@@ -9,7 +9,7 @@
 
 A rehearsal is switched on by the config key ``rehearsal.max_steps`` (Snakemake exports it to every job as
 ``NEURODYN_REHEARSAL_MAX_STEPS``, see workflow/rules/common.smk). While it is set, every optimisation loop
-(``neurodyn.train.loop.fit``) stops after that many steps and every figure, table and scorecard row says
+(``neurodyn.loop.fit``) stops after that many steps and every figure, table and scorecard row says
 "rehearsal" (``marker``): such outputs are never results.
 """
 

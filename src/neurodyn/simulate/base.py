@@ -1,6 +1,6 @@
-"""The simulation mechanism: a generator returns a ``SimulatedRecording``; ``make_main`` turns it into the
-``neurodyn simulate NAME`` command, which writes an NWB file in the NLB layout (``nwb_writer``) so that the
-synthetic data go through the same conversion as any real recording.
+"""The simulation mechanism: a generator returns a ``SimulatedRecording``; ``nwb_writer.make_main`` turns it
+into the ``neurodyn simulate NAME`` command, which writes an NWB file in the NLB layout so that the synthetic
+data go through the same conversion as any real recording.
 
 A generator module ``neurodyn/simulate/<name>.py`` defines::
 
@@ -10,8 +10,7 @@ A generator module ``neurodyn/simulate/<name>.py`` defines::
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,22 +50,3 @@ class SimulatedRecording:
     description: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)
     attrs: dict[str, Any] = field(default_factory=dict)  # extra metadata (e.g. image shape, true fixed points)
-
-
-def make_main(simulate: Callable[[dict, int], SimulatedRecording]) -> Callable[[list[str]], int]:
-    def main(argv: list[str]) -> int:
-        from neurodyn.config import parse_params
-        from neurodyn.simulate.nwb_writer import write_nwb
-
-        parser = argparse.ArgumentParser(prog="neurodyn simulate", description=(simulate.__doc__ or "").strip())
-        parser.add_argument("--params", required=True, help="generator parameters as a JSON object")
-        parser.add_argument("--seed", type=int, required=True)
-        parser.add_argument("--name", required=True, help="session name recorded in the file")
-        parser.add_argument("--out", required=True, help="NWB file to write")
-        args = parser.parse_args(argv)
-        recording = simulate(parse_params(args.params), args.seed)
-        recording.name = args.name
-        write_nwb(recording, args.out, seed=args.seed, generator=simulate.__module__.rsplit(".", 1)[-1].replace("_", "-"))
-        return 0
-
-    return main

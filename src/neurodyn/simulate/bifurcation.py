@@ -17,7 +17,8 @@ import numpy as np
 
 from neurodyn.errors import InputError
 from neurodyn.simulate._planar import simulate_planar, with_defaults
-from neurodyn.simulate.base import SimulatedRecording, make_main
+from neurodyn.simulate.base import SimulatedRecording
+from neurodyn.simulate.nwb_writer import make_main
 
 DEFAULTS: dict[str, Any] = {"a": 0.5, "b": 0.0, "omega0": 3.0, "time_scale": 2.0}
 

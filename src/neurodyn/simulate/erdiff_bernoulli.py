@@ -21,7 +21,8 @@ import math
 import numpy as np
 import torch
 
-from neurodyn.simulate.base import SimulatedRecording, make_main
+from neurodyn.simulate.base import SimulatedRecording
+from neurodyn.simulate.nwb_writer import make_main
 
 DEFAULTS = {
     "n_trials": 200,

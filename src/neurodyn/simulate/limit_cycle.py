@@ -13,7 +13,8 @@ import numpy as np
 
 from neurodyn.errors import InputError
 from neurodyn.simulate._planar import simulate_planar, with_defaults
-from neurodyn.simulate.base import SimulatedRecording, make_main
+from neurodyn.simulate.base import SimulatedRecording
+from neurodyn.simulate.nwb_writer import make_main
 
 DEFAULTS: dict[str, Any] = {"omega": 3.0, "radial_rate": 2.0}
 

@@ -24,11 +24,13 @@ recording and seed give the same file content apart from HDF5 object ids and the
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,21 @@ def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int,
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwb)
     return Path(path)
+
+
+def make_main(simulate: Callable[[dict, int], SimulatedRecording]) -> Callable[[list[str]], int]:
+    def main(argv: list[str]) -> int:
+        from neurodyn.config import parse_params
+
+        parser = argparse.ArgumentParser(prog="neurodyn simulate", description=(simulate.__doc__ or "").strip())
+        parser.add_argument("--params", required=True, help="generator parameters as a JSON object")
+        parser.add_argument("--seed", type=int, required=True)
+        parser.add_argument("--name", required=True, help="session name recorded in the file")
+        parser.add_argument("--out", required=True, help="NWB file to write")
+        args = parser.parse_args(argv)
+        recording = simulate(parse_params(args.params), args.seed)
+        recording.name = args.name
+        write_nwb(recording, args.out, seed=args.seed, generator=simulate.__module__.rsplit(".", 1)[-1].replace("_", "-"))
+        return 0
+
+    return main

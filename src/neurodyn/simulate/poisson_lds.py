@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from neurodyn.errors import InputError
-from neurodyn.simulate.base import SimulatedRecording, make_main
+from neurodyn.simulate.base import SimulatedRecording
+from neurodyn.simulate.nwb_writer import make_main
 
 DEFAULTS: dict[str, Any] = {
     "n_planes": 2,            # rotational planes (n_latents = 2 x n_planes)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurodyn.simulate.base import SimulatedRecording, make_main
+from neurodyn.simulate.base import SimulatedRecording
+from neurodyn.simulate.nwb_writer import make_main
 
 
 def render(angle: np.ndarray, *, size: int, orbit_frac: float, radius_frac: float) -> np.ndarray:

@@ -20,7 +20,7 @@ from neurodyn.config import parse_params
 from neurodyn.models.dcf.data import NeuralData, VideoData, prepare_neural, video_from_file, video_from_store, windows
 from neurodyn.models.dcf.model import DCF, nested_dropout_p
 from neurodyn.runrecord import RunRecord
-from neurodyn.train.loop import fit
+from neurodyn.loop import fit
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import derive_seed, seed_everything
 

@@ -18,23 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurodyn.models.metadyn import Batch, MetaDynamicalSSM
-from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_smooth, load_session, r2_pooled
-
-
-def build_model(model_cfg: Mapping[str, Any], n_channels: Sequence[int], likelihood: str, conditioning: str) -> MetaDynamicalSSM:
-    keys = ("latent_dim", "shared_dim", "dyn_hidden", "embed_dim", "rank", "hyper_hidden", "enc_hidden", "embed_kernel", "init_process_std")
-    return MetaDynamicalSSM(n_channels=list(n_channels), likelihood=likelihood, conditioning=conditioning, **{k: model_cfg[k] for k in keys})
-
-
-def load_all(paths: Sequence[str], params: Mapping[str, Any]) -> list[SessionData]:
-    d = params["data"]
-    return [
-        load_session(p, likelihood=params["likelihood"], bin_ms=d.get("bin_ms"), window_ms=d.get("window_ms"),
-                     max_bins=d.get("max_bins"), behaviour=d.get("behaviour"),
-                     behaviour_derivative=d.get("behaviour_derivative", False))
-        for p in paths
-    ]
+from neurodyn.models.metadyn import Batch, MetaDynamicalSSM, build_model
+from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_smooth, load_all, r2_pooled
 
 
 def make_step_fn(
@@ -45,7 +30,7 @@ def make_step_fn(
     kl_warmup_steps: int,
     device: torch.device,
 ):
-    """step_fn for ``train.loop.fit``: each step draws ``batch_trials`` trials of every dataset with ``gen``.
+    """step_fn for ``neurodyn.loop.fit``: each step draws ``batch_trials`` trials of every dataset with ``gen``.
 
     datasets: (model dataset index, y (n_trials, T, N) of its training trials).
     """
@@ -147,7 +132,7 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 def main(argv: list[str]) -> int:
     from neurodyn.config import parse_params
     from neurodyn.runrecord import RunRecord
-    from neurodyn.train.loop import fit
+    from neurodyn.loop import fit
     from neurodyn.utils.device import describe, pick_device
     from neurodyn.utils.seed import derive_seed, seed_everything
 

@@ -29,8 +29,10 @@ def main(argv: list[str]) -> int:
     from neurodyn.config import parse_params
     from neurodyn.models.metadyn_data import choose_trials
     from neurodyn.runrecord import RunRecord, read_config
-    from neurodyn.train.loop import fit
-    from neurodyn.train.metadyn import build_model, evaluate_dataset, load_all, make_step_fn
+    from neurodyn.loop import fit
+    from neurodyn.models.metadyn import build_model
+    from neurodyn.models.metadyn_data import load_all
+    from neurodyn.train.metadyn import evaluate_dataset, make_step_fn
     from neurodyn.utils.device import describe, pick_device
     from neurodyn.utils.seed import derive_seed, seed_everything
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neurodyn.train.loop import fit
+from neurodyn.loop import fit
 from neurodyn.utils.seed import derive_seed, seed_everything
 
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from neurodyn.models.dcf.nets import mlp
-from neurodyn.train.loop import fit
+from neurodyn.loop import fit
 from neurodyn.utils.seed import derive_seed, seed_everything
 
 

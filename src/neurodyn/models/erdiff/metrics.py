@@ -62,3 +62,28 @@ def gaussian_kld(p: np.ndarray, q: np.ndarray) -> float:
     _, logdet_p = np.linalg.slogdet(cp)
     _, logdet_q = np.linalg.slogdet(cq)
     return float(0.5 * (np.trace(cq_inv @ cp) + diff @ cq_inv @ diff - d + logdet_q - logdet_p))
+
+
+def synthetic_scoring(source_latents: dict, sim_params: dict):
+    """For the continuous-Bernoulli synthetic pair: map model latents to the true latent space with an affine map
+    fitted on SOURCE trials only (model posterior means -> true source latents), then score target latents by the
+    trial-average NLL under the true dynamics and the KLD to the true source latent distribution.
+
+    source_latents: the source run's ``latents.pt`` (mean (trial, time, d), split, true_latents); returns the
+    affine map and ``score(latents (trial, time, d)) -> {"nll", "kld"}``."""
+    from neurodyn.simulate.erdiff_bernoulli import DEFAULTS, dynamics_step
+
+    p = {**DEFAULTS, **sim_params}
+    keep = np.isin(np.asarray(source_latents["split"]), ["train", "val"])
+    model = source_latents["mean"].numpy()[keep]
+    true = source_latents["true_latents"].numpy()[keep]
+    amap = fit_affine(model.reshape(-1, model.shape[-1]), true.reshape(-1, true.shape[-1]))
+
+    def score(latents: np.ndarray) -> dict[str, float]:
+        mapped = apply_affine(amap, latents)
+        return {
+            "nll": transition_nll(mapped, lambda z: dynamics_step(z, p), p["noise_sd"]),
+            "kld": gaussian_kld(mapped, true),
+        }
+
+    return amap, score

@@ -24,12 +24,20 @@ from neurodyn.models.erdiff.data import Trials, match_channels
 from neurodyn.models.erdiff.diffusion import DiffusionPrior
 from neurodyn.models.erdiff.metrics import r2_pct, rmse
 from neurodyn.models.erdiff.vae import SequentialVAE
-from neurodyn.train.loop import fit
+from neurodyn.loop import fit
 
 ERDIFF_VARIANTS = {"erdiff": (True, True), "erdiff_wo_s": (False, True), "erdiff_wo_t": (True, False),
                    "erdiff_dsm_only": (True, True), "erdiff_moment_only": (True, True)}
 # the prior each ERDiff variant aligns under (the moment-only ablation uses only the full prior's standardisation)
 PRIOR_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t", "erdiff_dsm_only": "full", "erdiff_moment_only": "full"}
+
+
+def align_methods() -> list[str]:
+    """Every Table 1 method an alignment can run: the two supervised references, the floor, the six baselines
+    and ERDiff with its ablations."""
+    from neurodyn.models.erdiff import baselines
+
+    return ["oracle", "oracle_matched", "no_align", *baselines.NAMES, *ERDIFF_VARIANTS]
 VARIANT_LAYERS = {"full": (True, True), "wo_s": (False, True), "wo_t": (True, False)}
 
 
