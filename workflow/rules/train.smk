@@ -17,7 +17,7 @@ wildcard_constraints:
 # === Meta-dynamical SSM ===
 wildcard_constraints:
     md_exp=ndc.NAME_PATTERN[1:-1],
-    md_variant="meta|input|shared|single",
+    md_variant=MD_VARIANTS,
     md_seed="[0-9]+",
 
 
@@ -28,7 +28,7 @@ rule metadyn_train:
         directory("results/runs/metadyn/train/{md_exp}/{md_variant}/seed{md_seed}"),
     params:
         p=lambda w: as_arg(md_train_params(w.md_exp, w.md_variant)),
-        seed=lambda w: _md_seed(config["seed"], "metadyn", w.md_exp, w.md_seed),
+        seed=lambda w: md_seed(w.md_exp, w.md_seed),
     log:
         "results/logs/metadyn/train/{md_exp}_{md_variant}_seed{md_seed}.log",
     threads: MD.get("threads", 1)

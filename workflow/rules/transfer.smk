@@ -16,7 +16,7 @@ rule metadyn_transfer:
     params:
         p=lambda w: as_arg(md_transfer_params(w.md_exp, w.md_variant)),
         pretrained=lambda w, input: optional_arg("--pretrained", input.pretrained[:1]),
-        seed=lambda w: _md_seed(config["seed"], "metadyn", w.md_exp, w.md_seed),
+        seed=lambda w: md_seed(w.md_exp, w.md_seed),
     log:
         "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
     threads: 1
