@@ -5,7 +5,7 @@
     1 data        data, simulate
     2 models      models
     3 stages      train, align, transfer, evaluate — one CLI module per Snakemake job kind; the paper packages
-                  (erdiff, metadyn: their plans)
+                  (erdiff, metadyn, dcf: their plans)
     4 reports     tables, figures, report
     5 tools       cli, __main__, the rest of rehearsal
 
@@ -28,7 +28,7 @@ LAYERS = {
         "neurodyn.loop", "neurodyn.metrics"],
     1: ["neurodyn.data", "neurodyn.simulate"],
     2: ["neurodyn.models"],
-    3: ["neurodyn.train", "neurodyn.align", "neurodyn.transfer", "neurodyn.evaluate", "neurodyn.erdiff", "neurodyn.metadyn"],
+    3: ["neurodyn.train", "neurodyn.align", "neurodyn.transfer", "neurodyn.evaluate", "neurodyn.erdiff", "neurodyn.metadyn", "neurodyn.dcf"],
     4: ["neurodyn.tables", "neurodyn.figures", "neurodyn.report"],
     5: ["neurodyn.cli", "neurodyn.__main__", "neurodyn.rehearsal"],
 }

@@ -54,9 +54,10 @@ def available_sessions(names):
     return keep
 
 
-# === DCF === paths and config slices of the DCF rules (train.smk, figures.smk, report.smk)
+# === DCF === (the plan itself: neurodyn.dcf.plan, unit-tested; these bind it to this config)
+from neurodyn.dcf import plan as _dcfp
+
 DCF = config["dcf"]
-DCF_FIT_KEYS = ("latent_dim", "history", "encoder", "flows", "nested_dropout", "train", "n_simulated", "rmae_ks")
 DCF_BALL_OK = SOURCES.unavailable_reason(DCF["ball"]["session"]) is None
 DCF_NEURAL_SESSIONS = [s for s in DCF["neural"]["sessions"] if s in available_sessions(DCF["neural"]["sessions"])]
 DCF_NEURAL_OK = len(DCF_NEURAL_SESSIONS) == len(DCF["neural"]["sessions"])
@@ -64,46 +65,33 @@ DCF_USER_VIDEOS = [name for name, spec in DCF["user_video"].items() if spec["fra
 
 
 def dcf_fit_params(experiment, **extra):
-    """The DCF model slice merged with one experiment's sizes (and extras such as the variant's p)."""
-    params = dict(DCF["model"])
-    params.update({k: experiment[k] for k in DCF_FIT_KEYS if k in experiment})
-    params.update(extra)
-    return as_arg(params)
+    return as_arg(_dcfp.fit_params(DCF, experiment, **extra))
 
 
 def dcf_ball_params(variant):
-    ball = DCF["ball"]
-    nd = dict(ball["nested_dropout"], p=ball["variants"][variant])
-    return dcf_fit_params({**ball, "nested_dropout": nd}, variant=variant)
+    return as_arg(_dcfp.ball_params(DCF, variant))
 
 
 def dcf_user_params(name):
-    ball, spec = DCF["ball"], DCF["user_video"][name]
-    nd = dict(ball["nested_dropout"], p=ball["variants"][ball["reference_variant"]])
-    return dcf_fit_params({**ball, "nested_dropout": nd, "latent_dim": spec["latent_dim"]}, variant=name)
+    return as_arg(_dcfp.user_video_params(DCF, name))
 
 
-DCF_BALL_RUNS = expand("results/runs/dcf/ball_{v}", v=list(DCF["ball"]["variants"]))
-DCF_BALL_BASELINES = expand("results/runs/dcf/ball_baseline_{m}", m=DCF["ball"]["baselines"])
-DCF_SEED_RUNS = expand("results/runs/dcf/neural_dcf_seed{s}", s=DCF["neural"]["seeds"])
-DCF_NEURAL_BASELINES = expand("results/runs/dcf/neural_{m}", m=DCF["neural"]["baselines"])
+def dcf_seed(*labels):
+    return _dcfp.job_seed(config["seed"], *labels)
+
+
+DCF_BALL_RUNS = _dcfp.ball_runs(DCF)
+DCF_BALL_BASELINES = _dcfp.ball_baselines(DCF)
+DCF_SEED_RUNS = _dcfp.seed_runs(DCF)
+DCF_NEURAL_BASELINES = _dcfp.neural_baselines(DCF)
 DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
-# comparison models refit with every further seed for the stability table (seed 0 is the tabulated run)
-DCF_BASELINE_SEED_RUNS = [f"results/runs/dcf/neural_{m}_seed{s}" for m in DCF["neural"]["stability_baselines"] for s in DCF["neural"]["seeds"][1:]]
-DCF_FIGURE_INPUTS = {
-    "ball": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
-    "rmae": {"runs": DCF_BALL_RUNS, "baselines": [], "sessions": []},
-    "ball-comparison": {"runs": DCF_BALL_RUNS[:1], "baselines": DCF_BALL_BASELINES, "sessions": []},
-    "keff": {"runs": DCF_BALL_RUNS + DCF_SEED_RUNS[:1], "baselines": [], "sessions": []},
-    "neural-latents": {"runs": DCF_SEED_RUNS[:1], "baselines": DCF_NEURAL_BASELINES, "sessions": DCF_NEURAL_STORES},
-    "stability": {"runs": DCF_SEED_RUNS, "baselines": [f"results/runs/dcf/neural_{m}" for m in DCF["neural"]["stability_baselines"]] + DCF_BASELINE_SEED_RUNS, "sessions": DCF_NEURAL_STORES},
-}
+DCF_BASELINE_SEED_RUNS = _dcfp.baseline_seed_runs(DCF)
+DCF_FIGURE_INPUTS = _dcfp.figure_inputs(DCF, session_store)
 DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"], "ridge_alpha": DCF["report"]["ridge_alpha"]})
 
 
 def dcf_figure_ok(which):
-    needs_neural = bool(DCF_FIGURE_INPUTS[which]["sessions"]) or which == "keff"
-    return DCF_BALL_OK if not needs_neural else (DCF_NEURAL_OK and (DCF_BALL_OK or which != "keff"))
+    return _dcfp.figure_buildable(which, DCF_FIGURE_INPUTS, ball_ok=DCF_BALL_OK, neural_ok=DCF_NEURAL_OK)
 
 
 # --- Resources of training jobs -----------------------------------------------------------------------------

@@ -31,7 +31,6 @@ def md_seed(exp, label):
 
 # === ERDiff === (the plan itself: neurodyn.erdiff.plan, unit-tested; these bind it to this config)
 from neurodyn.erdiff import plan as _erdp
-from neurodyn.utils.seed import derive_seed as _erd_derive_seed
 
 ERD = config.get("erdiff", {})
 ERD_RUNS = _erdp.RUNS
@@ -56,10 +55,6 @@ def erd_seeds(pair):
 
 def erd_seed(pair, label):
     return _erdp.job_seed(config["seed"], pair, label)
-
-def dcf_seed(*labels):
-    """A DCF job's seed, from config seed like every other paper's (e.g. dcf_seed("neural", "vae", 3))."""
-    return _erd_derive_seed(config["seed"], "dcf", *labels)
 
 def erd_align_run(pair, method, seed, dim=None, noise=None):
     return _erdp.align_run(ERD, pair, method, seed, dim, noise)
@@ -109,4 +104,3 @@ def erd_synthetic_sources():
     return _erdp.synthetic_sources(ERD, ERD_PAIRS_SYN)
 
 
-# === DCF ===
