@@ -585,3 +585,16 @@ def test_mmd_is_zero_on_equal_samples_and_grows_with_a_shift():
     k = sum(torch.exp(-d2 / (2 * s * s * med)) for s in (0.25, 0.5, 1.0, 2.0, 4.0)) / 5
     ref = k[:200, :200].mean() + k[200:, 200:].mean() - 2 * k[:200, 200:].mean()
     assert torch.allclose(mmd2(a, b), ref, rtol=1e-5)
+
+
+def test_rdammd_scores_a_large_set_on_a_bounded_subset():
+    """The per-bin feature MMD of RDA-MMD draws at most MAX_FEATURE_ROWS rows per side (a whole session's
+    train+val trials would need a kernel of GBs); training batches are below the cap and used whole."""
+    from neurodyn.models.erdiff.baselines import rdammd
+
+    small = torch.randn(100, 4)
+    assert rdammd._rows(small, None) is small
+    big = torch.randn(rdammd.MAX_FEATURE_ROWS + 500, 4)
+    a, b = (rdammd._rows(big, torch.Generator().manual_seed(0)) for _ in range(2))
+    assert a.shape == (rdammd.MAX_FEATURE_ROWS, 4) and torch.equal(a, b)  # fixed by the generator's seed
+    assert len({tuple(r.tolist()) for r in a}) == rdammd.MAX_FEATURE_ROWS  # without replacement
