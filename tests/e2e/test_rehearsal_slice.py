@@ -1,6 +1,6 @@
 """The CI slice of the rehearsal (`bash scripts/rehearse.sh` on a few targets): one stand-in per file layout.
 
-What it runs, on 2 cores in ~1.5 minutes (87 s on a quiet machine, 2026-12-02): stand-ins of one asset per layout (MC_Maze family train with explicit
+What it runs, on 2 cores in ~2 minutes (126 s on a quiet machine with 16 ERDiff restarts, 2026-12-02): stand-ins of one asset per layout (MC_Maze family train with explicit
 1 kHz timestamps, an NLB test file without behaviour, MC_RTT with ``rate`` series, Area2_Bump's 102 behaviour
 channels, DMFC_RSG without a behaviour module, 000688 centre-out without movement onset or split, 000070 maze),
 each through mirror download -> verify -> convert -> overview figure; the NLB smoothing table on the NLB ones
