@@ -130,7 +130,7 @@ def robustness_runs(erd: Erd, real_pairs: Iterable[str]) -> list[str]:
     """Fig 2's run records (latent-dimension and noise-scale sweeps, with the baseline at each point); none
     when its pair cannot be built here."""
     rb = erd["robustness"]
-    pair, noise, main = rb["pair"], erd["prior"]["noise_scale"], None
+    pair, noise = rb["pair"], erd["prior"]["noise_scale"]
     if pair not in set(real_pairs):
         return []
     main = main_dim(erd, pair)
