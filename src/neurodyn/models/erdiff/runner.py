@@ -39,6 +39,8 @@ def align_methods() -> list[str]:
     from neurodyn.models.erdiff import baselines
 
     return ["oracle", "oracle_matched", "no_align", *baselines.NAMES, *ERDIFF_VARIANTS]
+
+
 VARIANT_LAYERS = {"full": (True, True), "wo_s": (False, True), "wo_t": (True, False)}
 
 
