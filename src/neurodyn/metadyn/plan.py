@@ -86,8 +86,9 @@ class MetadynPlan:
         exp["data"] = spec.get("data", {})
         exp["family_param"] = spec.get("family_param")
         for key in ("sessions", "targets"):
-            names = [n for n in expand(spec[key]) if n in self.sessions]
-            missing = sorted(set(expand(spec[key])) - set(names))
+            listed = expand(spec[key])
+            names = [n for n in listed if n in self.sessions]
+            missing = sorted(set(listed) - set(names))
             if missing:
                 print(f"neurodyn: metadyn {name}: sessions not configured, left out: {', '.join(missing)}", file=sys.stderr)
             exp[key] = buildable(names)

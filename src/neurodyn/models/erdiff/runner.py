@@ -503,6 +503,14 @@ def align(
         whose graphs over every train+val trial would only hold memory (6.5 GB at 120 trials in the rehearsal)."""
         return torch.enable_grad() if method in ERDIFF_VARIANTS else contextlib.nullcontext()
 
+    def diffusion_draws(gen: torch.Generator, n: int, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fixed diffusion times (draws, G·n) and noise (draws, G·n, l, d) for n trials, the same for each of
+        ``groups`` read-ins (common random numbers: their objectives compare)."""
+        draws = int(params["criterion_draws"])
+        t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, groups).to(device)
+        eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, groups, 1, 1).to(device)
+        return t, eps
+
     @torch.no_grad()
     def compare_criteria(layers: list[nn.Linear]) -> list[float]:
         """The label-free objective of each read-in in ``layers`` on target train+val trials, common draws."""
@@ -516,9 +524,7 @@ def align(
         z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
         with hutchinson_grad():
             if method in ERDIFF_VARIANTS:
-                draws = int(params["criterion_draws"])
-                t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, g).to(device)
-                eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, g, 1, 1).to(device)
+                t, eps = diffusion_draws(gen, n, g)
                 return [float(v) for v in objective(z_t, gen=gen, z_source=z_s, groups=g, t=t, eps=eps)["per_group"]]
             return [float(objective[0](z_t=z, z_s=z_s, x_t=x_trva, encode=lambda x, i=i: vae.encode(x, stack.group(i)), gen=gen)["criterion"])
                     for i, z in enumerate(z_t.view(g, n, *z_t.shape[1:]))]
@@ -532,9 +538,7 @@ def align(
         z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
         t = eps = None
         if method in ERDIFF_VARIANTS:
-            draws, n = int(params["criterion_draws"]), x_trva.shape[0]
-            t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, restarts).to(device)
-            eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, restarts, 1, 1).to(device)
+            t, eps = diffusion_draws(gen, x_trva.shape[0], restarts)
         with hutchinson_grad():
             out = run_objective(z_t, z_s, x_trva.repeat(restarts, 1, 1), gen, t=t, eps=eps)
         return [float(v) for v in out["per_group"]]
@@ -614,15 +618,14 @@ def align(
         chosen, chosen_step = int(np.nanargmin(crit)), steps
     else:
         chosen, chosen_step = 0, steps
-    val_r2 = val_scores()  # of the read-ins the selection kept, per restart (diagnostics; not used by `objective`)
-    agree_val = val_r2  # the val-R² choice that the label-free choice is compared with, at the same step
-    if screened:  # the others stopped at the screening step: their read-ins and scores as they were there
+    if screened:  # the others stopped at the screening step: their read-ins as they were there
         with torch.no_grad():
             others = torch.arange(restarts, device=read_in.weight.device) != chosen
             read_in.weight[others] = best.screen_weight[others]
             read_in.bias[others] = best.screen_bias[others]
-        agree_val = [float(v) for v in best.screen_val]
-        val_r2 = val_scores()
+    val_r2 = val_scores()  # of the read-ins the selection kept, per restart (diagnostics; not used by `objective`)
+    # the val-R² choice that the label-free choice is compared with, at the step it was made
+    agree_val = [float(v) for v in best.screen_val] if screened else val_r2
     final = read_in.linear(chosen).eval()
     reference_scores = None
     if reference_read_in is not None and steps and (method in ERDIFF_VARIANTS or method == "jsdm"):
