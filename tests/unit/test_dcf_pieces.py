@@ -114,3 +114,28 @@ def test_bad_inputs_fail_with_one_line(tmp_path, capsys):
     assert not out.exists()
     code = cli(["train", "dcf", "--kind", "neural", "--params", "{not json", "--sessions", str(tmp_path / "none.zarr"), "--seed", "0", "--out", str(out)])
     assert code == 2 and not out.exists()
+
+
+def test_tphate_frames_cap_keeps_ends_and_size():
+    from neurodyn.models.dcf.embeddings import tphate_frames
+
+    assert list(tphate_frames(3, 10, 30)) == list(range(10))  # fits: every frame
+    keep = tphate_frames(789, 100, 4000)  # MC_Maze at paper size
+    assert keep[0] == 0 and keep[-1] == 99 and len(keep) == 5 and 789 * len(keep) <= 4000
+    assert len(tphate_frames(5000, 100, 4000)) == 2  # never fewer than the two ends
+
+
+def test_tphate_above_its_cap_interpolates_the_skipped_frames():
+    """Above max_frames T-PHATE embeds every k-th frame; the others are linear in time between them."""
+    from neurodyn.models.dcf.embeddings import fit_tphate, tphate_frames
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 2 * np.pi, 20)
+    seqs = np.stack([np.stack([np.cos(t + p), np.sin(t + p), 0.1 * rng.standard_normal(20)], 1) for p in rng.uniform(0, 6, 12)])
+    out = fit_tphate(seqs, seqs, {"n_latents": 2, "knn": 5, "t": 5, "max_frames": 60}, seed=0)
+    keep = tphate_frames(12, 20, 60)
+    assert out["latents"].shape == (12, 20, 2) and len(keep) == 5 and list(out["frames_embedded"]) == list(keep)
+    z = out["latents"][0]
+    mid = (keep[0] + keep[1]) // 2
+    frac = (mid - keep[0]) / (keep[1] - keep[0])
+    np.testing.assert_allclose(z[mid], (1 - frac) * z[keep[0]] + frac * z[keep[1]], rtol=1e-6, atol=1e-9)

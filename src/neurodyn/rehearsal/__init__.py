@@ -65,8 +65,4 @@ CPU_OMIT = {
         "seconds, then the readouts (dopri5 through the U-Nets for all 500 frames, 10 videos simulated 50 steps, the "
         "rMAE curve over 7 K values) ran 15.5 min on the shared 2 cores (4.0 CPU-min, 1.8 GB) without finishing"
     ),
-    "results/runs/dcf/neural_tphate": (
-        "T-PHATE on MC_Maze's 59,200 training frames: a dense diffusion operator over every frame; stopped after "
-        "9.3 min (2.4 CPU-min, 2.2 GB and rising) in the rehearsal"
-    ),
 }

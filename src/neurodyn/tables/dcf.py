@@ -98,10 +98,14 @@ def main(argv: list[str]) -> int:
         seed_latents["dcf"].append(lat[test, :, :k].reshape(-1, k))
         if i == 0:
             latents["dcf"], recon["dcf"] = lat, out["reconstruction_hz"].numpy()
+    row_notes: dict[str, str] = {}
     for run in args.baseline_runs:
         out = _outputs(run)
         method = out["method"]
         latents[method] = out["latents"].numpy()
+        if "frames_embedded" in out:  # T-PHATE above its max_frames (neurodyn.models.dcf.embeddings.fit_tphate)
+            row_notes[method] = (f"embedded {len(out['frames_embedded'])} of {latents[method].shape[1]} frames per window "
+                                 "(the package's operators are dense N × N), the others interpolated in time")
         if "reconstruction_hz" in out:
             recon[method] = out["reconstruction_hz"].numpy()
         if method in rep["stability_baselines"]:
@@ -125,7 +129,7 @@ def main(argv: list[str]) -> int:
                 s = ev.summarise(r2[m])
                 star = "*" if sig.get(m, {}).get("worse") else ""
                 rows.append({"method": NAMES[m] + star, "median_r2": s["median"], "q25_r2": s["q25"], "q75_r2": s["q75"], "n_windows": s["n"],
-                             "p_bonferroni": sig.get(m, {}).get("p_bonferroni"), "note": ""})
+                             "p_bonferroni": sig.get(m, {}).get("p_bonferroni"), "note": row_notes.get(m, "")})
             elif m in absent:
                 rows.append({"method": NAMES[m], "median_r2": None, "q25_r2": None, "q75_r2": None, "n_windows": 0, "p_bonferroni": None, "note": absent[m]})
         return rows

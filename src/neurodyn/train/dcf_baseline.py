@@ -78,6 +78,10 @@ def main(argv: list[str]) -> int:
         video = video_from_store(stores[0])
         res = run_method(args.method, video.frames, video.frames, cfg, seed=args.seed, device=device)
     outputs["latents"] = torch.as_tensor(np.asarray(res["latents"], np.float32))
+    if res.get("frames_embedded") is not None:  # T-PHATE above its max_frames: the frames it embedded per sequence
+        metrics["frames_embedded_per_sequence"] = int(len(res["frames_embedded"]))
+        metrics["frames_per_sequence"] = int(outputs["latents"].shape[1])
+        outputs["frames_embedded"] = torch.as_tensor(np.asarray(res["frames_embedded"]))
     if res.get("history"):
         metrics["loss_first10"] = float(np.mean([h["loss"] for h in res["history"][:10]]))
         metrics["loss_last10"] = float(np.mean([h["loss"] for h in res["history"][-10:]]))

@@ -47,12 +47,32 @@ def fit_cebra(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any],
     return {"latents": z, "reconstruction": None}
 
 
+def tphate_frames(n: int, t: int, max_frames: int) -> np.ndarray:
+    """Which frames of each of n sequences of t frames T-PHATE embeds: all of them when n·t ≤ max_frames, else
+    m = max(2, max_frames // n) evenly spaced frames per sequence, the first and last included. (m,) indices."""
+    if n * t <= max_frames:
+        return np.arange(t)
+    m = max(2, min(t, max_frames // max(n, 1)))
+    return np.unique(np.round(np.linspace(0, t - 1, m)).astype(int))
+
+
 def fit_tphate(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any], *, seed: int) -> dict[str, Any]:
     """T-PHATE is transductive (no out-of-sample transform): it embeds all frames of all sequences at once,
-    without behaviour; decoders are still fit on training sequences only."""
+    without behaviour; decoders are still fit on training sequences only.
+
+    The `tphate` package builds its autocorrelation view as a dense N × N matrix, filled by a Python double
+    loop, and multiplies it with PHATE's N × N operator: at MC_Maze's paper size (789 trials × 100 frames,
+    N = 78,900) that is ~50 GB and ~6·10⁹ loop iterations. Above ``max_frames`` frames it therefore embeds
+    evenly spaced frames of every sequence (``tphate_frames``) and interpolates each latent linearly in time
+    between them, per sequence. everything: (n, T, D) -> latents (n, T, n_latents).
+    """
     import tphate
 
     n, t, d = everything.shape
+    keep = tphate_frames(n, t, int(cfg["max_frames"]))
     op = tphate.TPHATE(n_components=int(cfg["n_latents"]), knn=int(cfg["knn"]), t=cfg["t"], random_state=seed, n_jobs=1, verbose=0)
-    z = op.fit_transform(everything.reshape(-1, d))
-    return {"latents": np.asarray(z).reshape(n, t, -1), "reconstruction": None}
+    z = np.asarray(op.fit_transform(everything[:, keep].reshape(-1, d))).reshape(n, len(keep), -1)
+    if len(keep) < t:
+        grid = np.arange(t)
+        z = np.stack([np.stack([np.interp(grid, keep, seq[:, k]) for k in range(seq.shape[1])], 1) for seq in z])
+    return {"latents": z, "reconstruction": None, "frames_embedded": keep}
