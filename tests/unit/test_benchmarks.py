@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 
-@pytest.mark.parametrize("script", ["convert.py", "train.py", "dag.py", "make_mc_maze_like.py", "nlb_reference.py"])
+@pytest.mark.parametrize("script", ["convert.py", "train.py", "dag.py", "jobs.py", "make_mc_maze_like.py", "nlb_reference.py"])
 def test_help(script):
     out = subprocess.run([sys.executable, str(BENCH / script), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -84,3 +84,22 @@ def test_samples_per_step_needs_one_unambiguous_value():
     assert timed_neurodyn.samples_per_step(["train", "x", "--params", '{"a": {"batch_size": 4}, "b": [{"batch_size": 4}]}']) == 4
     assert timed_neurodyn.samples_per_step(["train", "x", "--params", '{"a": {"batch_size": 4}, "b": {"batch_size": 5}}']) is None
     assert timed_neurodyn.samples_per_step(["train", "x"]) is None
+
+
+def test_jobs_summary_maps_every_benchmark_file_to_its_rule(tmp_path, capsys):
+    """Each rule's benchmark file is attributed to that rule (the most specific pattern wins)."""
+    import jobs
+
+    bench = tmp_path / "results" / "benchmarks"
+    files = {"dcf/baseline_neural_vae_seed1.tsv": "dcf_baseline_neural_seed", "dcf/baseline_neural_vae.tsv": "dcf_baseline_neural",
+             "download/000140/sub-Jenkins/a.nwb.tsv": "download_asset", "erdiff/m1_bundled/d6/s0.tsv": "erdiff_experiment",
+             "metadyn/train/lc_few_meta_seed0.tsv": "metadyn_train", "simulate/lc_pool_00.tsv": "simulate_session"}
+    for i, rel in enumerate(files):
+        (bench / rel).parent.mkdir(parents=True, exist_ok=True)
+        (bench / rel).write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+                                 f"{i + 1}.0\t0:00:01\t100.0\t1\t1\t1\t0\t0\t50\t{i + 0.5}\n")
+    assert jobs.main(["--root", str(tmp_path), "--no-startup", "--json", str(tmp_path / "j.json")]) == 0
+    rows = {r["path"]: r for r in json.loads((tmp_path / "j.json").read_text())["jobs"]}
+    assert {p: r["rule"] for p, r in rows.items()} == files
+    assert rows["erdiff/m1_bundled/d6/s0.tsv"]["cpu_s"] == 3.5
+    assert "| erdiff_experiment | 1 |" in capsys.readouterr().out

@@ -23,6 +23,8 @@ rule download_asset:
         offline=OFFLINE_ARG,
     log:
         "results/logs/download/{dandiset}/{asset_path}.log",
+    benchmark:
+        "results/benchmarks/download/{dandiset}/{asset_path}.tsv"
     retries: 1   # one fresh try after a failed verification; network hiccups are retried inside (dandi.retries)
     conda:
         ENV
@@ -40,6 +42,8 @@ rule lock_dandisets:
         dandi=as_arg(config["dandi"]),
     log:
         "results/logs/lock.log",
+    benchmark:
+        "results/benchmarks/lock.tsv"
     conda:
         ENV
     shell:
@@ -55,6 +59,8 @@ rule convert_session:
         spec=lambda w: as_arg(SOURCES.convert_spec(w.session)),
     log:
         "results/logs/convert/{session}.log",
+    benchmark:
+        "results/benchmarks/convert/{session}.tsv"
     threads: 1
     resources:
         mem_mb=4000,

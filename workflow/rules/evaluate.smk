@@ -16,6 +16,8 @@ rule nlb_smoothing:
         p=as_arg({**{k: v for k, v in NLB_EVAL.items() if k != "sessions"}, "nlb": {s: config["nlb"][config["sessions"][s]["nlb"]] | {"name": config["sessions"][s]["nlb"]} for s in NLB_EVAL_SESSIONS}}),
     log:
         "results/logs/evaluate/nlb_smoothing.log",
+    benchmark:
+        "results/benchmarks/evaluate/nlb_smoothing.tsv"
     threads: 1
     resources:
         mem_mb=8000,

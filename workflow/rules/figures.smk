@@ -14,6 +14,8 @@ rule overview_figure:
         smooth=config["overview"]["smooth_sd_ms"],
     log:
         "results/logs/figures/overview_{session}.log",
+    benchmark:
+        "results/benchmarks/figures/overview_{session}.tsv"
     conda:
         ENV
     shell:
@@ -28,6 +30,8 @@ rule dataset_table:
         md=report("results/tables/overview/datasets.md", caption="../report/datasets.rst", category="Data"),
     log:
         "results/logs/tables/datasets.log",
+    benchmark:
+        "results/benchmarks/tables/datasets.tsv"
     conda:
         ENV
     shell:
@@ -55,6 +59,8 @@ rule erdiff_table1:
         spec=erd_spec(),
     log:
         "results/logs/tables/erdiff_table1.log",
+    benchmark:
+        "results/benchmarks/tables/erdiff_table1.tsv"
     conda:
         ENV
     shell:
@@ -72,6 +78,8 @@ rule erdiff_table2:
         spec=erd_spec(),
     log:
         "results/logs/tables/erdiff_table2.log",
+    benchmark:
+        "results/benchmarks/tables/erdiff_table2.tsv"
     conda:
         ENV
     shell:
@@ -93,6 +101,8 @@ rule erdiff_synthetic:
         sim=lambda w: as_arg(SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"]) if ERD_PAIRS_SYN else "{}",
     log:
         "results/logs/figures/erdiff_synthetic.log",
+    benchmark:
+        "results/benchmarks/figures/erdiff_synthetic.tsv"
     conda:
         ENV
     shell:
@@ -112,6 +122,8 @@ rule erdiff_latents_figure:
         spec=erd_spec(),
     log:
         "results/logs/figures/erdiff_latents.log",
+    benchmark:
+        "results/benchmarks/figures/erdiff_latents.tsv"
     conda:
         ENV
     shell:
@@ -130,6 +142,8 @@ rule erdiff_robustness_figure:
         spec=lambda w: as_arg({**ERD["robustness"], "main_dim": erd_dim(ERD["robustness"]["pair"]), "main_noise": ERD["prior"]["noise_scale"]}),
     log:
         "results/logs/figures/erdiff_robustness.log",
+    benchmark:
+        "results/benchmarks/figures/erdiff_robustness.tsv"
     conda:
         ENV
     shell:
@@ -162,6 +176,8 @@ rule metadyn_figure:
         md_fig="|".join(name for name, _ in MD_FIGURES.values()),
     log:
         "results/logs/metadyn/figure_{md_fig}.log",
+    benchmark:
+        "results/benchmarks/metadyn/figure_{md_fig}.tsv"
     conda:
         ENV
     shell:
@@ -180,6 +196,8 @@ rule metadyn_fewshot_tables:
         manifest=as_arg(md_manifest("fewshot")),
     log:
         "results/logs/metadyn/fewshot_tables.log",
+    benchmark:
+        "results/benchmarks/metadyn/fewshot_tables.tsv"
     conda:
         ENV
     shell:

@@ -22,6 +22,8 @@ rule scorecard:
         published_dir=lambda wildcards, input: str(Path(input.published[0]).parent),
     log:
         "results/logs/report/scorecard.log",
+    benchmark:
+        "results/benchmarks/report/scorecard.tsv"
     conda:
         ENV
     shell:
@@ -42,6 +44,8 @@ rule erdiff_scorecard_fragment:
         spec=erd_spec(),
     log:
         "results/logs/report/erdiff_scorecard.log",
+    benchmark:
+        "results/benchmarks/report/erdiff_scorecard.tsv"
     conda:
         ENV
     shell:
@@ -67,6 +71,8 @@ rule metadyn_scorecard:
         manifest=as_arg(md_manifest("scorecard")),
     log:
         "results/logs/metadyn/scorecard.log",
+    benchmark:
+        "results/benchmarks/metadyn/scorecard.tsv"
     conda:
         ENV
     shell:

@@ -11,6 +11,8 @@ rule simulate_session:
         seed=lambda w: SOURCES.seed_for(w.session),
     log:
         "results/logs/simulate/{session}.log",
+    benchmark:
+        "results/benchmarks/simulate/{session}.tsv"
     conda:
         ENV
     shell:

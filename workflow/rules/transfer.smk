@@ -19,6 +19,8 @@ rule metadyn_transfer:
         seed=lambda w: md_seed(w.md_exp, w.md_seed),
     log:
         "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
+    benchmark:
+        "results/benchmarks/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.tsv"
     threads: 1
     resources:
         **train_resources(mem_mb=4000, runtime=720),  # + gpu, partition: config resources.train
