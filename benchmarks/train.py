@@ -4,10 +4,11 @@
     python benchmarks/train.py --configs demo --steps 10
 
 Protocol (no benchmark code in the models): every training and alignment job calls ``neurodyn.loop.fit``.
-In a scratch copy of the repository, Snakemake runs the jobs of every rule defined in workflow/rules/train.smk
-and transfer.smk (training) and align.smk (alignment) — with their upstream jobs (simulation, conversion, source
-models), exactly as the pipeline plans them for `rule all`, leaving out (--omit-from) the rules of evaluate.smk,
-figures.smk and report.smk — but with a ``neurodyn`` shim first on PATH
+In a scratch copy of the repository, Snakemake runs the jobs of every rule whose command trains
+(``TRAINING``: ``neurodyn metadyn train|transfer``, ``neurodyn dcf train|baseline``) or aligns (``ALIGNMENT``:
+``neurodyn erdiff experiment``) — with their upstream jobs (simulation, conversion), exactly as the pipeline
+plans them for `rule all`, leaving out (--omit-from) every rule that only formats results (tables, figures,
+scorecards, the NLB reference) — but with a ``neurodyn`` shim first on PATH
 (benchmarks/timed_neurodyn.py) that caps each ``fit`` at warm-up + ``--steps`` steps and times the steps.
 So the figures are those of the real commands, data loading included, with the configuration's batch sizes and
 model sizes:
@@ -41,9 +42,21 @@ sys.path.insert(0, str(HERE))
 from dag import scratch_repo  # noqa: E402
 
 
-def rules_in(repo: Path, stage: str) -> list[str]:
-    text = (repo / "workflow" / "rules" / f"{stage}.smk").read_text()
-    return re.findall(r"^rule\s+(\w+)\s*:", text, re.M)
+TRAINING = (["metadyn", "train"], ["metadyn", "transfer"], ["dcf", "train"], ["dcf", "baseline"])
+ALIGNMENT = (["erdiff", "experiment"],)
+UPSTREAM = ("download", "convert", "simulate", "lock")  # the inputs every model job needs
+
+
+def rule_commands(repo: Path) -> dict[str, list[str]]:
+    """rule -> the first two words of its ``neurodyn`` command (e.g. ["dcf", "train"]), for every rule file."""
+    out = {}
+    for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text()):
+            name = re.match(r"rule\s+(\w+)\s*:", block)
+            cmd = re.search(r'"neurodyn\s+([\w-]+)\s*([\w-]*)', block)
+            if name and cmd:
+                out[name.group(1)] = [cmd.group(1), cmd.group(2)]
+    return out
 
 
 def devices() -> list[tuple[str, bool]]:
@@ -103,14 +116,13 @@ def main(argv: list[str] | None = None) -> int:
 
     report: dict = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "steps": args.steps, "warmup": args.warmup, "runs": [], "records": []}
     with scratch_repo("neurodyn-train-", args.keep) as (tmp, repo):
-        train_rules = rules_in(repo, "train") + rules_in(repo, "transfer")
-        align_rules = rules_in(repo, "align")
-        omit = [r for stage in ("evaluate", "figures", "report") if (repo / "workflow" / "rules" / f"{stage}.smk").exists()
-                for r in rules_in(repo, stage)]
+        commands = rule_commands(repo)
+        train_rules = [r for r, c in commands.items() if c in TRAINING]
+        align_rules = [r for r, c in commands.items() if c in ALIGNMENT]
+        omit = [r for r, c in commands.items() if c not in (*TRAINING, *ALIGNMENT) and c[0] not in UPSTREAM]
         report.update(train_rules=train_rules, align_rules=align_rules)
         if not train_rules and not align_rules:
-            print("no rules in workflow/rules/train.smk or align.smk in this checkout (the models are not merged "
-                  "yet): nothing to time")
+            print("no training or alignment rule in workflow/rules/*.smk: nothing to time")
         else:
             bases = {"demo": (["--profile", "profiles/demo"], []), "paper": (["--cores", "2"], ["offline=True"])}
             if "rehearsal" in args.configs:
@@ -151,7 +163,7 @@ def _job(argv: list[str]) -> str:
 
 def print_tables(report: dict) -> None:
     fits = [r for r in report["records"] if r["kind"] == "fit"]
-    train = [r for r in fits if r["argv"][:1] in (["train"], ["transfer"])]
+    train = [r for r in fits if r["argv"][:2] in TRAINING]
     if train:
         print(f"training throughput ({report['steps']} timed steps after {report['warmup']} warm-up, real commands):")
         print(f"{'config':<9} {'device':<10} {'steps/s':>8} {'samples/s':>10} {'GPU MB':>8} {'params':>11}  job (fit label)")
@@ -160,7 +172,7 @@ def print_tables(report: dict) -> None:
             sps = f"{r['samples_per_s']:.1f}" if r["samples_per_s"] else "n/a"
             gpu = f"{r['peak_gpu_mb']:.0f}" if r.get("peak_gpu_mb") else "-"
             print(f"{r['config']:<9} {dev:<10} {r['steps_per_s'] or 0:>8.2f} {sps:>10} {gpu:>8} {r['n_params']:>11,}  {_job(r['argv'])} ({r['label']})")
-    procs = [r for r in report["records"] if r["kind"] == "process" and r["argv"][:1] == ["align"]]
+    procs = [r for r in report["records"] if r["kind"] == "process" and r["argv"][:2] in ALIGNMENT]
     if procs:
         print("alignment time per job (ERDiff Table 2 methods; capped run, and projected to the configured steps):")
         print(f"{'config':<6} {'device':<10} {'capped s':>9} {'projected s':>12}  job")

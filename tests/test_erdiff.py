@@ -435,7 +435,7 @@ def _experiment_params(plan, *, pair="m1", setting="cross_day", behaviour="erdif
 @pytest.mark.shared_data
 def test_experiment_on_the_converted_real_pair_selects_on_val_and_scores_test(shared_data, tmp_path):
     """The bundled pair as `neurodyn convert` writes it -> one experiment job (source VAE, prior, three methods)."""
-    from neurodyn.align.erdiff_experiment import run
+    from neurodyn.erdiff.jobs import run
 
     for role in ("source", "target"):
         bundled_store(shared_data, role, tmp_path / f"{role}.zarr")
@@ -467,7 +467,7 @@ def test_experiment_on_the_converted_real_pair_selects_on_val_and_scores_test(sh
 
 def test_experiment_resumes_finished_parts(tmp_path):
     """A re-run after a kill reuses finished parts in <out>.partial (same config) instead of retraining them."""
-    from neurodyn.align.erdiff_experiment import run
+    from neurodyn.erdiff.jobs import run
 
     params = {"n_trials": 40, "n_bins": 6, "n_channels": 8}
     for dom in ("source", "target"):
@@ -505,7 +505,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         assert err.count("\n") == 1 and all(w in err for w in words), err
 
     # a source session without train trials
-    one_line_error(["align", "erdiff-experiment", "--source-session", str(tmp_path / "bad.zarr"), "--target-session", str(tmp_path / "good.zarr"),
+    one_line_error(["erdiff", "experiment", "--source-session", str(tmp_path / "bad.zarr"), "--target-session", str(tmp_path / "good.zarr"),
                     "--params", json.dumps(_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"})),
                     "--seed", "0", "--out", str(tmp_path / "run")], "split")
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
@@ -514,17 +514,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     cases = [(_experiment_params([("erdiff_v2", 1.0)], behaviour=None), "good", "plan"), ({"vae": SMALL_VAE}, "good", "plan"),
              (_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"}), "long", "time")]
     for spec, target, word in cases:
-        one_line_error(["align", "erdiff-experiment", "--source-session", str(tmp_path / "good.zarr"), "--target-session", str(tmp_path / f"{target}.zarr"),
+        one_line_error(["erdiff", "experiment", "--source-session", str(tmp_path / "good.zarr"), "--target-session", str(tmp_path / f"{target}.zarr"),
                         "--params", json.dumps(spec), "--seed", "0", "--out", str(tmp_path / "job")], word)
         assert not (tmp_path / "job").exists() and not (tmp_path / "job.partial").exists()
-    proc = subprocess.run([sys.executable, "-m", "neurodyn", "align", "erdiff-experiment", "--source-session", str(tmp_path / "good.zarr"),
+    proc = subprocess.run([sys.executable, "-m", "neurodyn", "erdiff", "experiment", "--source-session", str(tmp_path / "good.zarr"),
                            "--target-session", str(tmp_path / "good.zarr"), "--params", "{}", "--seed", "0", "--out", str(tmp_path / "job")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "plan" not in proc.stdout
 
 
 def test_synthetic_cli_end_to_end(tmp_path):
-    """simulate -> NWB -> convert -> `neurodyn align erdiff-experiment` (source VAE, prior, ERDiff + JSDM) with
+    """simulate -> NWB -> convert -> `neurodyn erdiff experiment` (source VAE, prior, ERDiff + JSDM) with
     NLL / KLD metrics; then the synthetic figure and table from those run records."""
     from neurodyn.cli import main
 
@@ -534,7 +534,7 @@ def test_synthetic_cli_end_to_end(tmp_path):
     spec = _experiment_params([("no_align", 1.0), ("jsdm", 1.0), ("erdiff", 1.0)], pair="syn", setting="synthetic", behaviour=None,
                               synthetic={**params, "domain": "target"}, vae={**SMALL_VAE, "latent_dim": 2})
     job = tmp_path / "syn" / "d2" / "s1"
-    assert main(["align", "erdiff-experiment", "--source-session", str(tmp_path / "source.zarr"), "--target-session", str(tmp_path / "target.zarr"),
+    assert main(["erdiff", "experiment", "--source-session", str(tmp_path / "source.zarr"), "--target-session", str(tmp_path / "target.zarr"),
                  "--params", json.dumps(spec), "--seed", "1", "--out", str(job)]) == 0
     for method in ("no_align", "jsdm", "erdiff"):
         metrics = json.loads((job / f"{method}_n1" / "metrics.json").read_text())
@@ -543,7 +543,7 @@ def test_synthetic_cli_end_to_end(tmp_path):
     assert ck["test_latents"].shape[-1] == 2
     fig_spec = {"methods": ["no_align", "jsdm", "erdiff"], "pairs": {}, "available": [], "unavailable": {}, "scorecard": {}}
     runs = [str(job / f"{m}_n1") for m in fig_spec["methods"]]
-    assert main(["figure", "erdiff-synthetic", "--runs", *runs, "--sources", str(job / "source"), "--spec", json.dumps(fig_spec),
+    assert main(["erdiff", "synthetic", "--runs", *runs, "--sources", str(job / "source"), "--spec", json.dumps(fig_spec),
                  "--sim", json.dumps({**params, "domain": "target"}), "--csv", str(tmp_path / "t.csv"), "--md", str(tmp_path / "t.md"),
                  "--out", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")]) == 0
     assert (tmp_path / "f.png").stat().st_size > 1000 and "JSDM" in (tmp_path / "t.md").read_text()
@@ -564,7 +564,7 @@ def test_demo_dag_plans_the_erdiff_run_on_the_real_pair(shared_data):
     assert any(all(f'"{m}"' in p for m in ("oracle", "no_align", "cycle_gan", "jsdm", "sasa", "dann", "rdammd", "daf", "erdiff_wo_s", "erdiff_wo_t",
                                                "erdiff_dsm_only", "erdiff_moment_only", "erdiff")) for p in plans)
     assert not any('"oracle"' in p and '"synthetic"' in p for p in plans)  # no behaviour, no oracle
-    assert "neurodyn table erdiff-table1" in text
+    assert "neurodyn erdiff table1" in text
 
 
 def test_mmd_is_zero_on_equal_samples_and_grows_with_a_shift():

@@ -1,9 +1,10 @@
 """The ``neurodyn`` command: every Snakemake rule is one call to it.
 
-``neurodyn STAGE [NAME] ...`` imports only the module that does the work, so planning and small rules stay fast.
-Stages with a NAME (``simulate``, ``train``, ``align``, ``transfer``, ``evaluate``, ``figure``, ``table``)
-dispatch to ``neurodyn.<package>.<name>`` — adding a model or a figure is adding one module, no registry to edit.
-Each module exposes ``main(argv: list[str]) -> int``.
+``neurodyn PAPER COMMAND ...`` runs one of a paper's commands (``erdiff``, ``metadyn``, ``dcf``: each package's
+``COMMANDS``, so a target resolves in one hop: its rule in ``workflow/rules/<paper>.smk`` -> this -> the
+package). Shared stages: fixed commands (``download``, ``convert``, ...) and stages with a NAME (``simulate``,
+``evaluate``) that dispatch to ``neurodyn.<package>.<name>``. Only the module that does the work is imported,
+so planning and small rules stay fast. Each entry point is ``fn(argv: list[str]) -> int``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ FIXED = {
     "download": ("neurodyn.data.download", "fetch DANDI assets (mirror first), verify sha256 and dandi-etag"),
     "lock": ("neurodyn.data.lock", "resolve unpinned DANDI assets through the API into the lock file"),
     "convert": ("neurodyn.data.convert", "convert an NWB file (or a bundled npz pair) into a zarr session store"),
-    "overview": ("neurodyn.figures.overview", "data-overview figure and dataset table for session stores"),
+    "overview": ("neurodyn.report.overview", "data-overview figure and dataset table for session stores"),
     "scorecard": ("neurodyn.report.scorecard", "published numbers beside ours"),
     "config": ("neurodyn.config", "validate a configuration and print the resolved value of a key"),
 }
@@ -32,17 +33,18 @@ GROUPS = {
                   "probe": "neurodyn.rehearsal.probe", "gpu": "neurodyn.rehearsal.gpu"},
                  "the full reproduction on stand-ins: standins, jobs table, probe, gpu report"),
 }
+# paper -> its package; the package's COMMANDS maps command -> ("module:function", help)
+PAPERS = {
+    "erdiff": "neurodyn.erdiff",
+    "metadyn": "neurodyn.metadyn",
+    "dcf": "neurodyn.dcf",
+}
 # stage -> package whose modules are the NAMEs
 NAMED = {
     "simulate": "neurodyn.simulate",
-    "train": "neurodyn.train",
-    "align": "neurodyn.align",
-    "transfer": "neurodyn.transfer",
     "evaluate": "neurodyn.evaluate",
-    "figure": "neurodyn.figures",
-    "table": "neurodyn.tables",
 }
-_PRIVATE = {"common", "base", "loop", "nwb_writer", "overview"}
+_PRIVATE = {"common", "base", "nwb_writer"}
 
 
 def _summary(module_name: str) -> str:
@@ -69,6 +71,9 @@ def _usage() -> str:
         lines.append(f"  {stage:<10} {text}")
     for stage, (subs, text) in GROUPS.items():
         lines.append(f"  {stage:<10} {' | '.join(subs)}: {text}")
+    for paper, package in PAPERS.items():
+        commands = importlib.import_module(package).COMMANDS
+        lines.append(f"  {paper:<10} COMMAND in: {', '.join(commands)}")
     for stage, package in NAMED.items():
         names = _names(package)
         lines.append(f"  {stage:<10} NAME in: {', '.join(names) if names else '(none yet)'}")
@@ -98,8 +103,18 @@ def main(argv: list[str] | None = None) -> int:
         print(__version__)
         return 0
     stage, rest = argv[0], argv[1:]
+    function_name = "main"
     if stage in FIXED:
         module_name = FIXED[stage][0]
+    elif stage in PAPERS:
+        commands = importlib.import_module(PAPERS[stage]).COMMANDS
+        if not rest or rest[0] in {"-h", "--help"}:
+            print(f"usage: neurodyn {stage} COMMAND [options]\n" + "\n".join(f"  {c:<18} {h}" for c, (_, h) in commands.items()))
+            return 0 if rest else 2
+        if rest[0] not in commands:
+            print(f"neurodyn {stage}: COMMAND must be one of: {', '.join(commands)}", file=sys.stderr)
+            return 2
+        (module_name, function_name), rest = commands[rest[0]][0].split(":"), rest[1:]
     elif stage in GROUPS:
         subs = GROUPS[stage][0]
         if not rest or rest[0] not in subs:
@@ -120,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from neurodyn import rehearsal
 
-    if rehearsal.active() and stage in ("figure", "overview", "train", "align", "transfer", "evaluate", "table"):
+    if rehearsal.active() and stage in ("overview", "evaluate", *PAPERS):
         from neurodyn.rehearsal.marker import install_figure_mark
 
         install_figure_mark()  # every figure of a rehearsal says so
@@ -128,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     # training loops install their own handler meanwhile (save the resume state, exit 75)
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return int(importlib.import_module(module_name).main(rest) or 0)
+        return int(getattr(importlib.import_module(module_name), function_name)(rest) or 0)
     except InputError as err:
         print(f"neurodyn {stage}: error: {err.line()}", file=sys.stderr)
         return 2

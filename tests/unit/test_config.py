@@ -155,7 +155,7 @@ def test_config_seed_reaches_every_training_job():
         assert proc.returncode == 0, proc.stderr[-2000:]
         out = {}
         for line in (proc.stdout + proc.stderr).splitlines():
-            m = re.search(r"\bneurodyn (train|align|transfer) .*--seed (\d+) .*--out (\S+)", line)
+            m = re.search(r"\bneurodyn (dcf train|dcf baseline|erdiff experiment|metadyn train|metadyn transfer) .*--seed (\d+) .*--out (\S+)", line)
             if m:
                 out[m.group(3)] = m.group(2)
         return out

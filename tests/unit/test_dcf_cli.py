@@ -45,16 +45,16 @@ def chain(tmp_path_factory):
     runs = {}
     for seed in (0, 1):
         runs[f"dcf{seed}"] = tmp / f"dcf_seed{seed}"
-        assert cli(["train", "dcf", "--kind", "neural", "--params", json.dumps(MODEL), "--sessions", str(store), "--seed", str(seed),
+        assert cli(["dcf", "train", "--kind", "neural", "--params", json.dumps(MODEL), "--sessions", str(store), "--seed", str(seed),
                     "--device", "cpu", "--out", str(runs[f"dcf{seed}"])]) == 0
         runs[f"vae{seed}"] = tmp / f"vae_seed{seed}"
-        assert cli(["train", "dcf-baseline", "--method", "vae", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+        assert cli(["dcf", "baseline", "--method", "vae", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
                     "--seed", str(seed), "--device", "cpu", "--out", str(runs[f"vae{seed}"])]) == 0
     runs["pca"] = tmp / "pca"
-    assert cli(["train", "dcf-baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+    assert cli(["dcf", "baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
                 "--seed", "0", "--device", "cpu", "--out", str(runs["pca"])]) == 0
     card = tmp / "dcf.json"
-    assert cli(["table", "dcf", "--params", json.dumps({"data": DATA, "report": REPORT}), "--sessions", str(store),
+    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}), "--sessions", str(store),
                 "--dcf-runs", str(runs["dcf0"]), str(runs["dcf1"]), "--baseline-runs", str(runs["vae0"]), str(runs["pca"]),
                 "--baseline-seed-runs", str(runs["vae1"]), "--out-dir", str(tmp / "tables"), "--scorecard", str(card)]) == 0
     return tmp, store, runs, json.loads(card.read_text())["rows"]
@@ -93,7 +93,7 @@ def test_figures_render(chain):
     for which, extra in (("neural-latents", ["--baseline-runs", str(runs["vae0"]), str(runs["pca"])]),
                          ("stability", ["--baseline-runs", str(runs["vae0"]), str(runs["vae1"])]), ("keff", [])):
         out = tmp / f"{which}.pdf"
-        assert cli(["figure", "dcf", which, "--runs", str(runs["dcf0"]), str(runs["dcf1"]), *extra, "--sessions", str(store),
+        assert cli(["dcf", "figure", which, "--runs", str(runs["dcf0"]), str(runs["dcf1"]), *extra, "--sessions", str(store),
                     "--params", params, "--out", str(out), "--png", str(tmp / f"{which}.png")]) == 0
         assert out.stat().st_size > 1000 and (tmp / f"{which}.png").stat().st_size > 1000
 

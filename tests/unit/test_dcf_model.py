@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from neurodyn.models.dcf.model import DCF, effective_dimension, truncated_geometric
-from neurodyn.train.dcf import readouts, train_dcf
+from neurodyn.dcf.jobs import readouts, train_dcf
 
 CFG = dict(
     latent_dim=50, history=2, encoder=dict(width=64, depth=3), flows=dict(width=128, depth=3), norm_momentum=0.05,

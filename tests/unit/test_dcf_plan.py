@@ -48,7 +48,7 @@ def test_seeds_derive_from_config_seed():
     assert plan.job_seed(0, "neural", "vae", 0) != plan.job_seed(0, "neural", 0)
 
 
-# the run folders the DCF rules write (workflow/rules/train.smk)
+# the run folders the DCF rules write (workflow/rules/dcf.smk)
 MADE = [re.compile(p) for p in (r"results/runs/dcf/ball_baseline_(?P<m>\w+)$", r"results/runs/dcf/ball_(?P<v>\w+)$",
                                 r"results/runs/dcf/neural_dcf_seed(?P<s>\d+)$", r"results/runs/dcf/neural_(?P<m>[a-z]+)$",
                                 r"results/runs/dcf/neural_(?P<m>[a-z]+)_seed(?P<s>\d+)$")]

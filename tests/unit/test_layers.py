@@ -4,15 +4,15 @@
                   package constants, rehearsal.marker)
     1 data        data, simulate
     2 models      models
-    3 stages      train, align, transfer, evaluate — one CLI module per Snakemake job kind; the paper packages
-                  (erdiff, metadyn, dcf: their plans)
-    4 reports     tables, figures, report
+    3 papers      erdiff, metadyn, dcf — each paper's plan, jobs, tables, figures and scorecard; evaluate (the
+                  NLB smoothing reference job)
+    4 reports     report (the data overview, the joined scorecard)
     5 tools       cli, __main__, the rest of rehearsal
 
 Every ``import`` counts, also those inside functions (lazy imports are still dependencies). Stages may use each
-other's helpers (same layer); nothing below a stage may import one — models never import a training CLI. And
-tables and figures read run records: they import no stage's job module (train, align, transfer, evaluate),
-only the models and data code that rebuilds what a record holds.
+other's helpers (same layer); nothing below a paper may import one — models never import a job module. And a
+paper's tables, figures and scorecard read run records: they import no job module (``<paper>.jobs``,
+evaluate), only the models and data code that rebuilds what a record holds.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ LAYERS = {
         "neurodyn.loop", "neurodyn.metrics"],
     1: ["neurodyn.data", "neurodyn.simulate"],
     2: ["neurodyn.models"],
-    3: ["neurodyn.train", "neurodyn.align", "neurodyn.transfer", "neurodyn.evaluate", "neurodyn.erdiff", "neurodyn.metadyn", "neurodyn.dcf"],
-    4: ["neurodyn.tables", "neurodyn.figures", "neurodyn.report"],
+    3: ["neurodyn.evaluate", "neurodyn.erdiff", "neurodyn.metadyn", "neurodyn.dcf"],
+    4: ["neurodyn.report"],
     5: ["neurodyn.cli", "neurodyn.__main__", "neurodyn.rehearsal"],
 }
 # the package roots hold constants only: neurodyn (the version), neurodyn.rehearsal (its environment variables
@@ -88,21 +88,22 @@ def test_no_module_imports_from_a_layer_above_it():
 
 def test_the_rule_sees_a_violation():
     """The checker itself: a model importing a training stage is caught; a stage importing a model is fine."""
-    assert layer_of("neurodyn.models.erdiff.runner") == 2 and layer_of("neurodyn.train.dcf") == 3
+    assert layer_of("neurodyn.models.erdiff.runner") == 2 and layer_of("neurodyn.dcf.jobs") == 3
     assert layer_of("neurodyn.rehearsal.__init__") == 0 and layer_of("neurodyn.rehearsal.jobs") == 5
     assert layer_of("neurodyn.rehearsal") == 0 and layer_of("neurodyn") == 0
     assert layer_of("neurodyn.cli") == 5 and layer_of("neurodyn.loop") == 0
 
 
-JOB_MODULES = ("neurodyn.train", "neurodyn.align", "neurodyn.transfer", "neurodyn.evaluate")
+PAPERS = ("erdiff", "metadyn", "dcf")
+JOB_MODULES = (*(f"neurodyn.{p}.jobs" for p in PAPERS), "neurodyn.evaluate")
 
 
 def test_tables_and_figures_import_no_job_module():
+    formatters = [SRC / "neurodyn" / p / f"{kind}.py" for p in PAPERS for kind in ("tables", "figures", "scorecard")]
     offences = []
-    for package in ("tables", "figures", "report"):
-        for path in sorted((SRC / "neurodyn" / package).rglob("*.py")):
-            for line, target in imports(path):
-                if _is_module(target) and target.startswith(JOB_MODULES):
+    for path in [*(f for f in formatters if f.exists()), *sorted((SRC / "neurodyn" / "report").rglob("*.py"))]:
+        for line, target in imports(path):
+            if _is_module(target) and target.startswith(JOB_MODULES):
                     offences.append(f"{path.relative_to(SRC)}:{line}: imports {target}")
     assert not offences, "\n".join(offences)
 

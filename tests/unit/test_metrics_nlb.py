@@ -261,3 +261,21 @@ def test_dmfc_jitter_stays_inside_the_window():
     assert np.array_equal(j, dmfc_jitter_ms(tp, split, seed=0))
     many = dmfc_jitter_ms(np.full(2000, 600.0), np.full(2000, "train"), seed=1)
     assert many.max() == 300 and many.min() == 0
+
+
+def test_one_smoother_two_edge_rules():
+    """utils.smoothing.gaussian_smooth: renormalised edges keep a constant constant at the edges and skip NaNs;
+    nearest edges equal scipy's mode='nearest'; sd 0 leaves the data unsmoothed."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from neurodyn.utils.smoothing import gaussian_smooth
+
+    x = np.full((2, 30), 3.0)
+    x[0, 5] = np.nan
+    out = gaussian_smooth(x, 2.0, axis=1)
+    assert np.isnan(out[0, 5]) and np.allclose(np.delete(out[0], 5), 3.0) and np.allclose(out[1], 3.0)
+    y = np.random.default_rng(0).poisson(2.0, (40, 3)).astype(float)
+    assert np.array_equal(gaussian_smooth(y, 1.5, axis=0, edges="nearest"), gaussian_filter1d(y, 1.5, axis=0, mode="nearest"))
+    assert gaussian_smooth(y, 0, axis=0, edges="nearest") is y and np.array_equal(gaussian_smooth(y, 0, axis=0), y)
+    with pytest.raises(ValueError, match="edges"):
+        gaussian_smooth(y, 1.0, axis=0, edges="reflect")

@@ -8,7 +8,7 @@ import numpy as np
 
 from neurodyn import cli
 from neurodyn import store as st
-from neurodyn.figures import overview
+from neurodyn.report import overview
 
 
 def _reach_store(path, *, n_trial=48, n_unit=24, conditions=8, behaviour=True, heldout=6, seed=0):

@@ -33,101 +33,47 @@ rule scorecard:
 TARGETS.append("results/scorecard.md")
 
 
-# === ERDiff ===
-rule erdiff_scorecard_fragment:
+# --- Data overview: one figure per session store, and the dataset table ---
+# Figures and tables: each target is one file; asking for it rebuilds exactly its inputs.
+
+OVERVIEW_SESSIONS = available_sessions(config["overview"]["sessions"])
+
+
+rule overview_figure:
     input:
-        erd_jobs_of(erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN)),
+        session_store("{session}"),
     output:
-        "results/scorecard/erdiff.json",
+        pdf=report("results/figures/overview/{session}.pdf", caption="../report/overview.rst", category="Data"),
+        png="results/figures/overview/{session}.png",
     params:
-        runs=erd_table_runs(ERD_PAIRS_REAL + ERD_PAIRS_SYN),
-        spec=erd_spec(),
+        trials=config["overview"]["raster_trials"],
+        smooth=config["overview"]["smooth_sd_ms"],
     log:
-        "results/logs/report/erdiff_scorecard.log",
+        "results/logs/figures/overview_{session}.log",
     benchmark:
-        "results/benchmarks/report/erdiff_scorecard.tsv"
+        "results/benchmarks/figures/overview_{session}.tsv"
     conda:
         ENV
     shell:
-        "neurodyn table erdiff-scorecard --runs {params.runs:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        "neurodyn overview figure --session {input:q} --trials {params.trials:q} --smooth-ms {params.smooth:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
 
 
-if ERD:
-    TARGETS.append("results/scorecard/erdiff.json")
-    if "SCORECARD_FRAGMENTS" in globals():
-        SCORECARD_FRAGMENTS.append("results/scorecard/erdiff.json")
-
-
-# === Meta-dynamical SSM ===
-# The scorecard fragment: the paper's figure claims measured on our runs (its numeric tables are not transcribed).
-
-
-rule metadyn_scorecard:
+rule dataset_table:
     input:
-        md_inputs("scorecard"),
+        [session_store(s) for s in OVERVIEW_SESSIONS],
     output:
-        "results/scorecard/metadyn.json",
-    params:
-        manifest=as_arg(md_manifest("scorecard")),
+        csv="results/tables/overview/datasets.csv",
+        md=report("results/tables/overview/datasets.md", caption="../report/datasets.rst", category="Data"),
     log:
-        "results/logs/metadyn/scorecard.log",
+        "results/logs/tables/datasets.log",
     benchmark:
-        "results/benchmarks/metadyn/scorecard.tsv"
+        "results/benchmarks/tables/datasets.tsv"
     conda:
         ENV
     shell:
-        "neurodyn table metadyn scorecard --manifest {params.manifest:q} --out {output:q} 2> {log:q}"
+        "neurodyn overview table --sessions {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
 
 
-if MD_BUILD["fig3"] and MD_BUILD["fewshot"]:
-    TARGETS.append("results/scorecard/metadyn.json")
-    if "SCORECARD_FRAGMENTS" in globals():
-        SCORECARD_FRAGMENTS.append("results/scorecard/metadyn.json")
-
-
-# === DCF ===
-# DCF Tables 1–2, cross-seed stability and the scorecard fragment (published numbers: report/published/dcf.yaml).
-DCF_TABLE_PARAMS = as_arg({"data": DCF["neural"]["data"], "report": {**DCF["report"], "ball_reference_variant": DCF["ball"]["reference_variant"], "user_video": DCF["user_video"], "stability_baselines": DCF["neural"]["stability_baselines"]}})
-
-
-rule dcf_tables:
-    input:
-        sessions=DCF_NEURAL_STORES,
-        dcf=DCF_SEED_RUNS,
-        baselines=DCF_NEURAL_BASELINES,
-        baseline_seeds=DCF_BASELINE_SEED_RUNS,
-        ball=DCF_BALL_RUNS if DCF_BALL_OK else [],
-        videos=expand("results/runs/dcf/video_{v}", v=DCF_USER_VIDEOS),
-    output:
-        t1_csv="results/tables/dcf/table1_velocity_r2.csv",
-        t1=report("results/tables/dcf/table1_velocity_r2.md", caption="../report/dcf.rst", category="DCF"),
-        t2_csv="results/tables/dcf/table2_rate_r2.csv",
-        t2=report("results/tables/dcf/table2_rate_r2.md", caption="../report/dcf.rst", category="DCF"),
-        nlb_csv="results/tables/dcf/nlb_metrics.csv",
-        nlb=report("results/tables/dcf/nlb_metrics.md", caption="../report/dcf.rst", category="DCF"),
-        stability_csv="results/tables/dcf/stability.csv",
-        stability=report("results/tables/dcf/stability.md", caption="../report/dcf.rst", category="DCF"),
-        scorecard="results/scorecard/dcf.json",
-    params:
-        table=DCF_TABLE_PARAMS,
-        ball=lambda w, input: optional_arg("--ball-runs", input.ball),
-        videos=lambda w, input: optional_arg("--video-runs", input.videos),
-        seeds=lambda w, input: optional_arg("--baseline-seed-runs", input.baseline_seeds),
-    log:
-        "results/logs/dcf/tables.log",
-    benchmark:
-        "results/benchmarks/dcf/tables.tsv"
-    resources:
-        mem_mb=8000,  # full MC_Maze: (2295 trials, 140 bins, 182 units) float64 spikes and rates for the NLB metrics
-    conda:
-        ENV
-    shell:
-        "neurodyn table dcf --params {params.table:q} --sessions {input.sessions:q} --dcf-runs {input.dcf:q} --baseline-runs {input.baselines:q} {params.seeds:q} {params.ball:q} {params.videos:q} --out-dir results/tables/dcf --scorecard {output.scorecard:q} 2> {log:q}"
-
-
-if DCF_NEURAL_OK:
-    TARGETS += ["results/tables/dcf/table1_velocity_r2.md", "results/tables/dcf/table2_rate_r2.md", "results/tables/dcf/nlb_metrics.md", "results/tables/dcf/stability.md", "results/scorecard/dcf.json"]
-    if "SCORECARD_FRAGMENTS" in globals():
-        SCORECARD_FRAGMENTS.append("results/scorecard/dcf.json")
-
-
+TARGETS += expand("results/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)
+if OVERVIEW_SESSIONS:
+    TARGETS.append("results/tables/overview/datasets.md")

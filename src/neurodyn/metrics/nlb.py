@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from neurodyn.errors import InputError
+from neurodyn.utils import smoothing
 
 ZERO_RATE = 1e-9
 RIDGE_ALPHAS = np.logspace(-4, 0, 9)
@@ -186,18 +187,9 @@ def vel_r2(
 
 
 def gaussian_smooth(x: np.ndarray, sd_bins: float, axis: int) -> np.ndarray:
-    """Gaussian smoothing along ``axis`` that ignores NaN bins (normalised convolution) and keeps them NaN."""
-    if sd_bins <= 0:
-        return x.copy()
-    from scipy.ndimage import gaussian_filter1d
-
-    valid = ~np.isnan(x)
-    num = gaussian_filter1d(np.where(valid, x, 0.0), sd_bins, axis=axis, mode="constant")
-    den = gaussian_filter1d(valid.astype(np.float64), sd_bins, axis=axis, mode="constant")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = num / den
-    out[~valid] = np.nan
-    return out
+    """NLB's smoothing: along ``axis``, NaN bins ignored (normalised convolution) and kept NaN
+    (``neurodyn.utils.smoothing.gaussian_smooth`` with renormalised edges)."""
+    return smoothing.gaussian_smooth(x, sd_bins, axis, edges="renormalise")
 
 
 def condition_psth(

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurodyn.errors import InputError
+from neurodyn.utils import smoothing
 
 
 @dataclass
@@ -110,9 +111,7 @@ def gaussian_smooth(y: np.ndarray, sd_bins: float) -> np.ndarray:
     """Smooth counts along time (axis 1) with a normalised Gaussian kernel (sd in bins); 0 leaves y as is."""
     if sd_bins <= 0:
         return y
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(y.astype(np.float64), sd_bins, axis=1, mode="nearest").astype(np.float32)
+    return smoothing.gaussian_smooth(y.astype(np.float64), sd_bins, axis=1, edges="nearest").astype(np.float32)
 
 
 def r2_pooled(target: np.ndarray, pred: np.ndarray, reference_mean: np.ndarray | None = None) -> float:

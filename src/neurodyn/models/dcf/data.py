@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from neurodyn.errors import InputError
+from neurodyn.utils.smoothing import gaussian_smooth
 
 
 @dataclass
@@ -74,9 +75,8 @@ class NeuralData:
 
 
 def _gauss_smooth(x: np.ndarray, sd_bins: float) -> np.ndarray:
-    from scipy.ndimage import gaussian_filter1d
-
-    return gaussian_filter1d(x, sd_bins, axis=0, mode="nearest") if sd_bins > 0 else x
+    """Along time (axis 0), edge bins repeated (``neurodyn.utils.smoothing.gaussian_smooth``)."""
+    return gaussian_smooth(x, sd_bins, axis=0, edges="nearest")
 
 
 def _observed_span(spikes: np.ndarray) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """DCF figures: rotating-ball frames and latent loops, rMAE, comparison latents, sorted d_i with K_eff, neural
 mean latent trajectories by reach direction, cross-seed stability.
 
-``neurodyn figure dcf WHICH --runs R ... [--baseline-runs R ...] [--sessions S ...] --params JSON --out F.pdf --png F.png``
+``neurodyn dcf figure WHICH --runs R ... [--baseline-runs R ...] [--sessions S ...] --params JSON --out F.pdf --png F.png``
 with WHICH in ball, rmae, ball-comparison, keff, neural-latents, stability.
 """
 
@@ -21,7 +21,7 @@ import torch  # noqa: E402
 from neurodyn.config import parse_params  # noqa: E402
 from neurodyn.errors import InputError  # noqa: E402
 from neurodyn.runrecord import read_config, read_metrics  # noqa: E402
-from neurodyn.utils.atomic import atomic_path  # noqa: E402
+from neurodyn.utils.figures import save_figure  # noqa: E402
 
 NAMES = {"dcf": "DCF", "vae": "VAE", "lfads": "LFADS", "dmd": "DMD", "tphate": "T-PHATE", "cebra": "CEBRA", "pca": "PCA"}
 
@@ -35,10 +35,7 @@ def _load(run: str | Path) -> dict[str, Any]:
 
 def _save(fig, pdf: str, png: str, caption: str) -> None:
     fig.text(0.01, 0.005, caption, fontsize=6.5, wrap=True, va="bottom", ha="left")
-    for path in (pdf, png):
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=Path(path).suffix[1:], dpi=130)
-    plt.close(fig)
+    save_figure(fig, (pdf, png), dpi=130)
 
 
 def _variant(run: str) -> str:
@@ -265,7 +262,7 @@ def fig_stability(runs: list[str], baseline_runs: list[str], sessions: list[str]
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="neurodyn figure dcf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="neurodyn dcf figure", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=["ball", "rmae", "ball-comparison", "keff", "neural-latents", "stability"])
     parser.add_argument("--runs", nargs="+", required=True, help="DCF run records")
     parser.add_argument("--baseline-runs", nargs="*", default=[])

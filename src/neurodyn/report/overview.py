@@ -27,12 +27,11 @@ from neurodyn.errors import InputError
 from neurodyn.metrics.nlb import gaussian_smooth
 from neurodyn.store import open_session
 from neurodyn.utils.atomic import atomic_path, write_text
+from neurodyn.utils.figures import save_figure
 
 # The NLB dandisets are all CC-BY-4.0 (DANDI metadata, docs/data.md §1).
 NLB_DANDISETS = {"000127", "000128", "000129", "000130", "000138", "000139", "000140"}
 NOT_OBSERVED = "#f3c89b"
-PDF_METADATA = {"CreationDate": None, "ModDate": None}
-PNG_METADATA = {"Software": None}
 
 
 # -- what a store says about itself -----------------------------------------------------------------------------
@@ -317,16 +316,7 @@ def render_overview(ds, *, trials: int, smooth_ms: float = 20.0, n_units: int = 
 
 def write_figure(fig, pdf: str | os.PathLike, png: str | os.PathLike | None, *, dpi: int = 200) -> None:
     """Save ``fig`` as PDF (+ PNG) atomically, without timestamps (byte-identical reruns)."""
-    import matplotlib.pyplot as plt
-
-    try:
-        with atomic_path(pdf) as tmp_pdf:
-            fig.savefig(tmp_pdf, format="pdf", metadata=PDF_METADATA)
-            if png is not None:
-                with atomic_path(png) as tmp_png:
-                    fig.savefig(tmp_png, format="png", dpi=dpi, metadata=PNG_METADATA)
-    finally:
-        plt.close(fig)
+    save_figure(fig, [pdf, *([png] if png is not None else [])], dpi=dpi)
 
 
 # -- the table --------------------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Figures 2–5 and the few-shot curves of Meta-Dynamical SSMs (Vermani et al., ICLR 2025) from run records.
 
-``neurodyn figure metadyn {fig2,fig3,fig4,fig5,fewshot} --manifest JSON --out F.pdf --png F.png``
+``neurodyn metadyn figure {fig2,fig3,fig4,fig5,fewshot} --manifest JSON --out F.pdf --png F.png``
 
-The manifest (built by workflow/rules/figures.smk) names the run records and session stores each panel reads;
+The manifest (built by workflow/rules/metadyn.smk) names the run records and session stores each panel reads;
 nothing here trains: figures read only run records and session stores (docs/contracts.md §2).
 """
 
@@ -354,9 +354,9 @@ def main(argv: list[str]) -> int:
     import matplotlib.pyplot as plt
 
     from neurodyn.config import parse_params
-    from neurodyn.utils.atomic import atomic_path
+    from neurodyn.utils.figures import save_figure
 
-    parser = argparse.ArgumentParser(prog="neurodyn figure metadyn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="neurodyn metadyn figure", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=sorted(FIGURES))
     parser.add_argument("--manifest", required=True, help="JSON: run records and stores per panel")
     parser.add_argument("--caption", default="", help="the caption's first line (the rule's description)")
@@ -375,9 +375,6 @@ def main(argv: list[str]) -> int:
     fig.text(0.01, 0.005, textwrap.fill(caption, 210), fontsize=7, va="bottom")
     n_lines = caption.count("\n") + len(caption) // 210 + 1
     fig.tight_layout(rect=(0, min(0.45, (0.16 * n_lines + 0.1) / height), 1, 1))
-    with atomic_path(args.out) as tmp:
-        fig.savefig(tmp, format="pdf")
-    with atomic_path(args.png) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    save_figure(fig, (args.out, args.png), dpi=120)
     print(caption)
     return 0

@@ -1,6 +1,6 @@
 """DCF Tables 1–2, cross-seed stability, NLB metrics and the scorecard fragment, from run records and stores.
 
-``neurodyn table dcf --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ...
+``neurodyn dcf tables --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ...
 [--baseline-seed-runs R ...] [--ball-runs R ...] [--video-runs R ...] --out-dir results/tables/dcf
 --scorecard results/scorecard/dcf.json``
 
@@ -64,7 +64,7 @@ def _md(v: Any) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="neurodyn table dcf", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="neurodyn dcf tables", description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True, help="the dcf.neural and dcf.report config slices as JSON")
     parser.add_argument("--sessions", nargs="+", required=True)
     parser.add_argument("--dcf-runs", nargs="+", required=True, help="DCF run records, one per seed (the first is tabulated)")

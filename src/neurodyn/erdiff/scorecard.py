@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from neurodyn.config import parse_params
-from neurodyn.models.erdiff.report import read_runs, summarise
+from neurodyn.erdiff.report import read_runs, summarise
 from neurodyn.runrecord import write_json
 
 SCORED = ["cycle_gan", "jsdm", "sasa", "dann", "rdammd", "daf", "erdiff_wo_s", "erdiff_wo_t", "erdiff"]
@@ -65,7 +65,7 @@ def build(runs: list[str], spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="neurodyn table erdiff-scorecard", description=__doc__)
+    parser = argparse.ArgumentParser(prog="neurodyn erdiff scorecard", description=__doc__)
     parser.add_argument("--runs", nargs="*", default=[])
     parser.add_argument("--spec", required=True)
     parser.add_argument("--out", required=True)

@@ -150,7 +150,7 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="neurodyn align erdiff-experiment", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="neurodyn erdiff experiment", description=__doc__.split("\n\n")[0])
     parser.add_argument("--source-session", required=True)
     parser.add_argument("--target-session", required=True)
     parser.add_argument("--params", required=True, help="JSON: {vae, prior, align, method, plan: [{method, noise}], behaviour, device, pair, setting, synthetic}")

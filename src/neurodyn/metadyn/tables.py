@@ -1,8 +1,8 @@
 """Few-shot tables and the scorecard fragment of Meta-Dynamical SSMs (Vermani et al., ICLR 2025).
 
-``neurodyn table metadyn fewshot --manifest JSON --recon-csv … --recon-md … --forecast-csv … --forecast-md …``
+``neurodyn metadyn tables fewshot --manifest JSON --recon-csv … --recon-md … --forecast-csv … --forecast-md …``
     rows experiment × dataset × method × k: mean ± sd over seeds of reconstruction / forecasting r².
-``neurodyn table metadyn scorecard --manifest JSON --out results/scorecard/metadyn.json``
+``neurodyn metadyn tables scorecard --manifest JSON --out results/scorecard/metadyn.json``
     the paper's figure claims measured here (its numeric tables are not transcribed; see docs/papers.md §3).
 """
 
@@ -157,7 +157,7 @@ def scorecard(manifest: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     from neurodyn.config import parse_params
 
-    parser = argparse.ArgumentParser(prog="neurodyn table metadyn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="neurodyn metadyn tables", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=["fewshot", "scorecard"])
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--recon-csv")
