@@ -208,7 +208,7 @@ def test_checkpoint_without_shared_space_record_still_transfers():
 
 
 def test_poisson_glm_recovers_known_coefficients():
-    from neurodyn.models.metadyn import poisson_glm
+    from neurodyn.metrics.glm import poisson_glm_newton as poisson_glm
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(4000, 2, generator=gen, dtype=torch.float64)

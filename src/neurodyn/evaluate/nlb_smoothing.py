@@ -41,7 +41,7 @@ def set_go_mask(ds) -> np.ndarray:
 
 def evaluate_store(ds, window: Mapping[str, Any], cfg: Mapping[str, Any]) -> dict[str, Any]:
     from neurodyn.metrics import nlb
-    from neurodyn.models.dcf.nlb_eval import fit_poisson_glm, predict_poisson_glm
+    from neurodyn.metrics.glm import fit_poisson_glm_lbfgs, predict_poisson_glm
 
     name = str(ds.attrs.get("name", "session"))
     bin_ms = float(ds.attrs["bin_ms"])
@@ -53,7 +53,7 @@ def evaluate_store(ds, window: Mapping[str, Any], cfg: Mapping[str, Any]) -> dic
         raise InputError(name, "heldout/split", "held-out units and train + val trials (an NLB train file)")
     smooth = nlb.gaussian_smooth(spikes[:, :, ~heldout], float(cfg["smoothing_sd_ms"]) / bin_ms, axis=1)
     x = np.nan_to_num(smooth)
-    glm = fit_poisson_glm(x[train].reshape(-1, x.shape[-1]), spikes[train][:, :, heldout].reshape(-1, int(heldout.sum())),
+    glm = fit_poisson_glm_lbfgs(x[train].reshape(-1, x.shape[-1]), spikes[train][:, :, heldout].reshape(-1, int(heldout.sum())),
                           l2=float(cfg["glm_l2"]), max_iter=int(cfg["glm_max_iter"]))
     rates = np.empty_like(spikes)
     rates[:, :, ~heldout] = np.maximum(x, 0.0)

@@ -39,6 +39,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from neurodyn.metrics.glm import poisson_glm_newton
+
 CONDITIONINGS = ("hyper", "input", "none")
 LIKELIHOODS = ("gaussian", "poisson")
 
@@ -56,29 +58,6 @@ class Batch:
 def gaussian_kl(mu_q: torch.Tensor, lv_q: torch.Tensor, mu_p: torch.Tensor, lv_p: torch.Tensor) -> torch.Tensor:
     """KL(N(mu_q, e^lv_q) ‖ N(mu_p, e^lv_p)) summed over the last dim."""
     return 0.5 * (lv_p - lv_q + (lv_q.exp() + (mu_q - mu_p) ** 2) / lv_p.exp() - 1.0).sum(-1)
-
-
-def poisson_glm(design: torch.Tensor, counts: torch.Tensor, *, ridge: float = 1e-2, iterations: int = 25) -> torch.Tensor:
-    """Ridge-penalised Poisson regression of every channel at once by Newton's method.
-
-    design (n, p) with a constant column last, counts (n, N) → coefficients (p, N) of log E[count] = design @ β.
-    Starts from the log mean count (the intercept) with zero slopes; the penalty on the slopes (not the intercept)
-    keeps the few-trial fit finite, e.g. for a channel that never fired.
-    """
-    n, p = design.shape
-    beta = design.new_zeros(p, counts.shape[1])
-    beta[-1] = counts.mean(0).clamp(min=1e-3).log()
-    eye = ridge * n * torch.eye(p, device=design.device, dtype=design.dtype)
-    eye[-1, -1] = 0.0
-    for _ in range(iterations):
-        rate = (design @ beta).clamp(max=20.0).exp()  # (n, N)
-        grad = design.T @ (counts - rate) - eye @ beta  # (p, N)
-        hess = torch.einsum("ip,ic,iq->cpq", design, rate, design) + eye  # (N, p, p)
-        step = torch.linalg.solve(hess, grad.T[..., None])[..., 0].T
-        beta = beta + step
-        if float(step.abs().max()) < 1e-6:
-            break
-    return beta
 
 
 class LowRankHyperDynamics(nn.Module):
@@ -309,7 +288,7 @@ class MetaDynamicalSSM(nn.Module):
             beta = torch.linalg.solve(gram + ridge, design.T @ target)  # (d_z + 1, N)
             self.obs_logstd[d].copy_((target - design @ beta).std(0).clamp(min=1e-2).log())
         else:
-            beta = poisson_glm(design, target)
+            beta = poisson_glm_newton(design, target)
         self.readouts[d].weight.copy_(beta[:-1].T)
         self.readouts[d].bias.copy_(beta[-1])
 

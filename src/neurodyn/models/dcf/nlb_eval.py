@@ -6,7 +6,7 @@ when the store has held-out units (MC_Maze: 137 held-in, 45 held-out):
 1. A model's latents (n, T_steps, k) live on DCF's resampled step grid; they are linearly interpolated back to
    the centres of the store's bins, per source trial (``latents_on_store_bins``).
 2. A Poisson GLM readout λ_u(t) = exp(w_uᵀ z(t) + b_u) (counts per bin; L2 penalty on w, standardised z) is
-   fit from those latents to the **held-out** units' spike counts on the training trials (``fit_poisson_glm``),
+   fit from those latents to the **held-out** units' spike counts on the training trials (``neurodyn.metrics.glm.fit_poisson_glm_lbfgs``),
    and predicts their rates on the test trials.
 3. Held-in rates: the model's own rate reconstruction when it has one (DCF: compress → generate; VAE / PCA /
    DMD: decoded latents; LFADS: inferred rates), else the same GLM readout fit to the held-in units.
@@ -30,6 +30,7 @@ import numpy as np
 
 from neurodyn.errors import InputError
 from neurodyn.metrics import nlb
+from neurodyn.metrics.glm import fit_poisson_glm_lbfgs, predict_poisson_glm
 
 
 def nlb_unavailable(stores: Sequence[Any], data_cfg: Mapping[str, Any]) -> str | None:
@@ -63,48 +64,11 @@ def latents_on_store_bins(values: np.ndarray, data: Any, n_bins: int, bin_ms: fl
     return out
 
 
-def fit_poisson_glm(x: np.ndarray, y: np.ndarray, *, l2: float, max_iter: int) -> dict[str, np.ndarray]:
-    """Poisson GLM per output unit, fit jointly by L-BFGS: minimise
-    mean_samples Σ_u [exp(η_u) − y_u η_u] + (l2 / 2) ||W||²,  η = ((x − μ) / σ) W + b.
-
-    x: (M, k) inputs; y: (M, U) counts per bin, NaN = unobserved (left out of the fit). Returns W (k, U),
-    b (U,), mu, sd (k,).
-    """
-    import torch
-
-    mu, sd = np.nanmean(x, 0), np.nanstd(x, 0) + 1e-8
-    xs = torch.as_tensor((x - mu) / sd, dtype=torch.float64)
-    obs = torch.as_tensor(~np.isnan(y))
-    yt = torch.as_tensor(np.nan_to_num(y), dtype=torch.float64)
-    mean_y = np.nanmean(y, 0)
-    w = torch.zeros(x.shape[1], y.shape[1], dtype=torch.float64, requires_grad=True)
-    b = torch.tensor(np.log(np.maximum(mean_y, 1e-6)), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=int(max_iter), line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
-    n_obs = obs.sum().clamp_min(1)
-
-    def closure():
-        opt.zero_grad()
-        eta = (xs @ w + b).clamp(max=30.0)
-        nll = ((torch.exp(eta) - yt * eta) * obs).sum() / n_obs * y.shape[1]
-        loss = nll + 0.5 * l2 * (w**2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return {"W": w.detach().numpy(), "b": b.detach().numpy(), "mu": mu, "sd": sd}
-
-
-def predict_poisson_glm(glm: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Expected counts per bin exp(((x − μ)/σ) W + b): (..., k) -> (..., U)."""
-    eta = ((x - glm["mu"]) / glm["sd"]) @ glm["W"] + glm["b"]
-    return np.exp(np.minimum(eta, 30.0))
-
-
 def _glm_rates(inputs: np.ndarray, counts: np.ndarray, train: np.ndarray, cfg: Mapping[str, Any]) -> np.ndarray:
     """Fit on the training trials' observed bins, predict every trial. inputs: (n, B, k); counts: (n, B, U)."""
     xt = inputs[train].reshape(-1, inputs.shape[-1])
     yt = counts[train].reshape(-1, counts.shape[-1])
-    glm = fit_poisson_glm(xt, yt, l2=float(cfg["glm_l2"]), max_iter=int(cfg["glm_max_iter"]))
+    glm = fit_poisson_glm_lbfgs(xt, yt, l2=float(cfg["glm_l2"]), max_iter=int(cfg["glm_max_iter"]))
     return predict_poisson_glm(glm, inputs)
 
 
