@@ -2,11 +2,11 @@
 # commands: `neurodyn erdiff COMMAND` (neurodyn.erdiff.COMMANDS).
 
 
-# --- Training ---
+# --- Run records ---
 # Run records: results/runs/erdiff/{pair}/d{dim}/s{seed}/{source | prior_<variant>_n<noise> | <method>_n<noise>}.
 # dim = latent dimension, noise = the diffusion prior's noise scale: the main table uses the configured values,
 # the robustness figure varies them. One job per (pair, dim, seed) trains the source VAE and the priors and runs
-# every planned alignment (erd_plan in plans.smk; the job itself is in align.smk): the models are small and a
+# every planned alignment (erd_plan in plans.smk; the job is rule erdiff_experiment below): the models are small and a
 # per-model job would spend more time starting Python and torch than training.
 
 
