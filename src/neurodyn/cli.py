@@ -66,7 +66,7 @@ def _names(package: str) -> list[str]:
 
 
 def _usage() -> str:
-    lines = ["usage: neurodyn STAGE [NAME] [options]   (neurodyn STAGE [NAME] --help for a stage's options)", ""]
+    lines = ["usage: neurodyn PAPER COMMAND | STAGE [NAME] [options]   (add --help for its options)", ""]
     for stage, (_, text) in FIXED.items():
         lines.append(f"  {stage:<10} {text}")
     for stage, (subs, text) in GROUPS.items():
