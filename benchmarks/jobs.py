@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -34,18 +35,25 @@ STACKS = {
 }
 
 
+def rule_blocks(rules_dir: Path) -> Iterator[tuple[str, str]]:
+    """(rule name, the rule's text up to the next rule) for every rule in ``rules_dir``/*.smk."""
+    for smk in sorted(rules_dir.glob("*.smk")):
+        for block in re.split(r"(?m)^(?=rule )", smk.read_text()):
+            name = re.match(r"rule\s+(\w+)\s*:", block)
+            if name:
+                yield name.group(1), block
+
+
 def rule_patterns(rules_dir: Path) -> list[tuple[str, re.Pattern, int]]:
     """(rule, regex of its benchmark path relative to results/benchmarks, literal length) for every rule that
     declares one; a wildcard matches any text (a DANDI asset path has slashes)."""
     out = []
-    for smk in sorted(rules_dir.glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", smk.read_text()):
-            m_rule = re.match(r"rule (\w+):", block)
-            m_bench = re.search(r'(?m)^    benchmark:\n\s+"results/benchmarks/([^"]+)"', block)
-            if m_rule and m_bench:
-                template = m_bench.group(1)
-                literal = len(re.sub(r"\{\w+\}", "", template))
-                out.append((m_rule.group(1), re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(template))), literal))
+    for rule, block in rule_blocks(rules_dir):
+        m_bench = re.search(r'(?m)^    benchmark:\n\s+"results/benchmarks/([^"]+)"', block)
+        if m_bench:
+            template = m_bench.group(1)
+            literal = len(re.sub(r"\{\w+\}", "", template))
+            out.append((rule, re.compile(re.sub(r"\\\{\w+\\\}", ".+?", re.escape(template))), literal))
     return out
 
 

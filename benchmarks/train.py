@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from dag import scratch_repo  # noqa: E402
+from jobs import rule_blocks  # noqa: E402
 
 
 TRAINING = (["metadyn", "train"], ["metadyn", "transfer"], ["dcf", "train"], ["dcf", "baseline"])
@@ -50,12 +51,10 @@ UPSTREAM = ("download", "convert", "simulate", "lock")  # the inputs every model
 def rule_commands(repo: Path) -> dict[str, list[str]]:
     """rule -> the first two words of its ``neurodyn`` command (e.g. ["dcf", "train"]), for every rule file."""
     out = {}
-    for smk in sorted((repo / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"(?m)^(?=rule )", smk.read_text()):
-            name = re.match(r"rule\s+(\w+)\s*:", block)
-            cmd = re.search(r'"neurodyn\s+([\w-]+)\s*([\w-]*)', block)
-            if name and cmd:
-                out[name.group(1)] = [cmd.group(1), cmd.group(2)]
+    for rule, block in rule_blocks(repo / "workflow" / "rules"):
+        cmd = re.search(r'"neurodyn\s+([\w-]+)\s*([\w-]*)', block)
+        if cmd:
+            out[rule] = [cmd.group(1), cmd.group(2)]
     return out
 
 

@@ -19,6 +19,7 @@ from neurodyn.loop import fit
 from neurodyn.models.dcf.data import NeuralData, VideoData, prepare_neural, video_from_file, video_from_store, windows
 from neurodyn.models.dcf.model import DCF, nested_dropout_p
 from neurodyn.runrecord import RunRecord
+from neurodyn.store import open_session
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import derive_seed, seed_everything
 
@@ -124,8 +125,6 @@ def train(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     cfg = parse_params(args.params)
-    from neurodyn.store import open_session
-
     device = pick_device(args.device)
     record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=[*args.sessions, *([args.frames] if args.frames else [])])
     stores = [open_session(p) for p in args.sessions]
@@ -210,9 +209,6 @@ def baseline(argv: list[str]) -> int:
     cfg = parse_params(args.params)
     if args.method not in cfg:
         raise InputError("--params", args.method, f"the {args.method} hyperparameters")
-    from neurodyn.models.dcf.data import prepare_neural, video_from_store
-    from neurodyn.store import open_session
-
     torch.set_num_threads(1)
     device = pick_device(args.device)
     record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=args.sessions)

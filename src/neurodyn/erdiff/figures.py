@@ -16,7 +16,7 @@ import numpy as np
 from neurodyn.config import parse_params
 from neurodyn.erdiff.report import LABELS, fmt, read_runs, summarise, write_csv, write_md
 from neurodyn.models.erdiff.runner import read_checkpoint
-from neurodyn.utils.figures import save_figure
+from neurodyn.utils.figures import pyplot, save_figure
 
 
 SYNTHETIC_DOC = """ERDiff Fig. 3: synthetic NLL / KLD per method and true source dynamics vs target latents aligned by ERDiff and JSDM."""
@@ -33,10 +33,7 @@ def synthetic(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--png", required=True)
     args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from neurodyn.models.erdiff.metrics import synthetic_scoring
     from neurodyn.simulate.erdiff_bernoulli import DEFAULTS, dynamics_step, fixed_points
@@ -123,10 +120,7 @@ def latents_figure(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--png", required=True)
     args = parser.parse_args(argv)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     src = read_checkpoint(Path(args.source_run) / "latents.pt")
     test = np.asarray(src["split"]) == "test"
@@ -187,10 +181,7 @@ def robustness_figure(argv: list[str]) -> int:
     parser.add_argument("--png", required=True)
     args = parser.parse_args(argv)
     spec = parse_params(args.spec, "--spec")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = []
     for run in read_runs(args.runs):

@@ -14,9 +14,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from neurodyn.config import parse_params
 from neurodyn.errors import InputError
+from neurodyn.loop import fit
 from neurodyn.models.metadyn import Batch, MetaDynamicalSSM, build_model
 from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_smooth, load_all, r2_pooled
+from neurodyn.runrecord import RunRecord, read_config
+from neurodyn.utils.device import describe, pick_device
+from neurodyn.utils.seed import derive_seed, seed_everything
 
 
 TRAIN_DOC = """Train a Meta-Dynamical SSM (or its no-embedding / embedding-as-input baselines) on M session stores.
@@ -137,12 +142,6 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 
 def train(argv: list[str]) -> int:
-    from neurodyn.config import parse_params
-    from neurodyn.runrecord import RunRecord
-    from neurodyn.loop import fit
-    from neurodyn.utils.device import describe, pick_device
-    from neurodyn.utils.seed import derive_seed, seed_everything
-
     parser = argparse.ArgumentParser(prog="neurodyn metadyn train", description=TRAIN_DOC.splitlines()[0])
     parser.add_argument("--sessions", nargs="+", required=True, help="session stores (.zarr), one per dataset")
     parser.add_argument("--params", required=True, help="config slice as JSON (see workflow/rules/metadyn.smk)")
@@ -219,15 +218,6 @@ mean_rate_r2, collapsed}``; k larger than the target's trial pool is skipped and
 
 
 def transfer(argv: list[str]) -> int:
-    from neurodyn.config import parse_params
-    from neurodyn.models.metadyn_data import choose_trials
-    from neurodyn.runrecord import RunRecord, read_config
-    from neurodyn.loop import fit
-    from neurodyn.models.metadyn import build_model
-    from neurodyn.models.metadyn_data import load_all
-    from neurodyn.utils.device import describe, pick_device
-    from neurodyn.utils.seed import derive_seed, seed_everything
-
     parser = argparse.ArgumentParser(prog="neurodyn metadyn transfer", description=TRANSFER_DOC.splitlines()[0])
     parser.add_argument("--targets", nargs="+", required=True, help="held-out session stores (.zarr)")
     parser.add_argument("--pretrained", help="run record of `neurodyn metadyn train` (absent for variant single)")

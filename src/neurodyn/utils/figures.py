@@ -12,6 +12,17 @@ from neurodyn.utils.atomic import atomic_path
 METADATA = {"pdf": {"CreationDate": None, "ModDate": None}, "png": {"Software": None}}
 
 
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (jobs have no screen), imported only when a figure is
+    drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, paths: Iterable[str | os.PathLike], *, dpi: int = 120, close: bool = True) -> None:
     """Save ``fig`` to each path (format from its suffix, .pdf / .png) atomically; then close it."""
     import matplotlib.pyplot as plt
