@@ -84,7 +84,7 @@ def rmae_curve(model: DCF, frames: torch.Tensor, ks: list[int], ode: Mapping[str
             x0k = model.target(mu, mask)
             out["k"].append(int(k))
             out["encoder"].append(float((x0k - frames).abs().sum() / denom))
-            out["flow"].append(float((model.flow(x0k, 0.0, 1.0, ode) - frames).abs().sum() / denom))
+            out["flow"].append(float((model.flow_chunks(x0k, 0.0, 1.0, ode) - frames).abs().sum() / denom))
     return out
 
 
@@ -97,11 +97,11 @@ def readouts(model: DCF, series: np.ndarray, cfg: Mapping[str, Any], device, sim
         enc = model.encoder_latents(x1)
         x0 = model.flowed(x1, ode)
         flowed = model.latents_from_x0(x0)
-        recon = model.flow(x0, 0.0, 1.0, ode)  # compress then generate: the round trip of Table 2
+        recon = model.flow_chunks(x0, 0.0, 1.0, ode)  # compress then generate: the round trip of Table 2
         seeds = torch.as_tensor(series[sim_index, : model.history + 1], device=device)
         sim0 = model.simulate(seeds, t, ode, tau=0.0) if len(sim_index) else torch.zeros(0, t, d, device=device)
         sim_lat = model.latents_from_x0(sim0)
-        sim1 = model.flow(sim0.reshape(-1, d), 0.0, 1.0, ode).reshape(sim0.shape) if len(sim_index) else sim0
+        sim1 = model.flow_chunks(sim0.reshape(-1, d), 0.0, 1.0, ode).reshape(sim0.shape)
     return {
         "encoder_latents": enc.reshape(n, t, -1).cpu(),
         "flowed_latents": flowed.reshape(n, t, -1).cpu(),
