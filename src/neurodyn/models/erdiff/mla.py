@@ -25,7 +25,15 @@ authors pool all bins; per bin keeps the time-locked structure of trials). The d
 puts Σ_t⁻¹ in the trace term, so a target that shrinks pays tr(Σ_t⁻¹Σ_s) → ∞: the term resists collapse. All
 three terms are per trial, summed over the l×d latent entries (DSM: Σ over entries; KL: Σ over bins; OT: the
 debiased Sinkhorn divergence S_ε of costs ‖·‖²/(l·d), multiplied back by l·d), so their weights compare.
-dsm_weight = 0 gives the "moment term only (no prior)" ablation, moment_weight = 0 the paper's pure equation.
+dsm_weight = 0 (and ot_weight = 0) gives the "moment term only (no prior)" ablation, moment_weight = ot_weight = 0
+the paper's pure equation.
+
+Why the OT term is on (config ``ot_weight``): per-bin Gaussian moments cannot tell a right alignment from a wrong
+one that keeps every bin's mean and covariance — centre-out trials pooled over reach directions have per-bin
+means near the centre, so a reflection or rotation of the direction clusters costs the KL little. On the bundled
+pair such read-ins won the label-free choice (seeds 1 and 3 at config.yaml's sizes) and the prior's denoising
+term separated them by less than its Monte-Carlo spread. OT between whole trials sees where the clusters are
+(``tests/test_erdiff.py::test_ot_term_tells_a_rotation_the_moment_term_cannot``).
 """
 
 from __future__ import annotations

@@ -336,7 +336,7 @@ SELECTS = ("best", "last", "objective")
 ERDIFF_OVERRIDES = {
     "erdiff": {}, "erdiff_wo_s": {}, "erdiff_wo_t": {},
     "erdiff_dsm_only": {"moment_weight": 0.0, "ot_weight": 0.0},
-    "erdiff_moment_only": {"dsm_weight": 0.0},
+    "erdiff_moment_only": {"dsm_weight": 0.0, "ot_weight": 0.0},
 }
 
 
