@@ -55,14 +55,15 @@ def cap_steps(n_steps: int) -> int:
 # reasons, and the issue note gives the numbers. REHEARSAL_OMIT overrides the list (empty: run everything).
 CPU_OMIT = {
     "dcf_train_neural": (
-        "DCF on NLB MC_Maze at paper size: after its capped steps, the run's readouts push all 789 windows x 100 "
-        "frames (78,900 x 137) through two dopri5 solves of the 4 x 256 MLP flows and roll 197 test windows 100 "
-        "steps ahead; in the first rehearsal two such jobs ran 31 min on this shared 2-core machine (6.2 CPU-min "
-        "each, peak RSS 5.5 GB and rising) without finishing, holding both job slots"
+        "DCF on NLB MC_Maze at paper size, 5 seeds: after its 2 capped steps (~1 s) each run's readouts push all "
+        "789 windows x 100 frames (78,900 x 137) through two dopri5 solves of the 4 x 256 MLP flows and roll 197 test "
+        "windows 100 steps ahead; alone on a quiet 2-core machine one seed took 479 s wall, 460 CPU-s and 5.2 GB "
+        "(2026-12-02), i.e. ~38 CPU-min for the 5 seeds, against a 60 CPU-min budget (30 min x 2 cores) of which the rest of the rehearsal took 50 (with 4 ERDiff restarts; 16 now)"
     ),
     "dcf_train_ball": (
-        "DCF on the 28 x 28 rotating ball at paper size (4-level conv U-Nets, 32-256 channels): 2 capped steps take "
-        "seconds, then the readouts (dopri5 through the U-Nets for all 500 frames, 10 videos simulated 50 steps, the "
-        "rMAE curve over 7 K values) ran 15.5 min on the shared 2 cores (4.0 CPU-min, 1.8 GB) without finishing"
+        "DCF on the 28 x 28 rotating ball at paper size (4-level conv U-Nets, 32-256 channels), 2 variants: 2 capped "
+        "steps take seconds, then the readouts (dopri5 through the U-Nets for all 500 frames, 10 videos simulated 50 "
+        "steps, the rMAE curve over 7 K values) had run 12.8 CPU-min (1.8 GB) without finishing, alone on a quiet "
+        "2-core machine (2026-12-02)"
     ),
 }
