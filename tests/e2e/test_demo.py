@@ -68,7 +68,7 @@ def test_demo_runs_erdiff_on_the_real_pair_and_renders_its_table(demo_run, share
     repo = demo_run.repo
     rows = list(csv.DictReader((repo / "results" / "tables" / "erdiff" / "table1_alignment.csv").open()))
     assert [r["key"] for r in rows] == ["oracle", "oracle_matched", "no_align", "cycle_gan", "jsdm", "sasa", "dann", "rdammd", "daf", "erdiff_wo_s",
-                                        "erdiff_wo_t", "erdiff_dsm_only", "erdiff_moment_only", "erdiff"]
+                                        "erdiff_wo_t", "erdiff_dsm_only", "erdiff_moment_only", "erdiff_no_prior", "erdiff"]
     import yaml
 
     n_seeds = len(yaml.safe_load((repo / "config" / "demo.yaml").read_text())["erdiff"]["seeds"])
