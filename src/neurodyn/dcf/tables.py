@@ -23,6 +23,7 @@ from neurodyn.config import parse_params
 from neurodyn.errors import InputError
 from neurodyn.runrecord import read_config, read_metrics
 from neurodyn.utils.atomic import write_text
+from neurodyn.utils.tables import csv_text, md_text, write_tables
 
 ORDER = ["dcf", "vae", "marble", "lfads", "dmd", "tphate", "cebra", "pca"]
 NAMES = {"dcf": "DCF", "vae": "VAE", "marble": "MARBLE", "lfads": "LFADS", "dmd": "DMD", "tphate": "T-PHATE", "cebra": "CEBRA", "pca": "PCA"}
@@ -41,20 +42,13 @@ def _fmt(s: dict[str, float]) -> str:
 
 def _write_table(out_dir: Path, stem: str, rows: list[dict[str, Any]], caption: str) -> None:
     cols = list(rows[0]) if rows else []
-    csv = ",".join(cols) + "\n" + "".join(",".join(_csv(r[c]) for c in cols) + "\n" for r in rows)
-    write_text(out_dir / f"{stem}.csv", csv)
-    md = [caption, "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    md += ["| " + " | ".join(_md(r[c]) for c in cols) + " |" for r in rows]
-    write_text(out_dir / f"{stem}.md", "\n".join(md) + "\n")
+    write_tables({out_dir / f"{stem}.csv": csv_text(cols, rows, _csv), out_dir / f"{stem}.md": md_text(cols, rows, _md, caption=caption)})
 
 
 def _csv(v: Any) -> str:
     if v is None:
         return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    text = str(v)
-    return f'"{text}"' if "," in text else text
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def _md(v: Any) -> str:

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from neurodyn.config import parse_params
-from neurodyn.erdiff.report import LABELS, fmt, read_runs, summarise, write_csv, write_md
+from neurodyn.erdiff.report import LABELS, fmt, read_runs, summarise
+from neurodyn.utils.tables import csv_text, md_text, write_tables
 from neurodyn.models.erdiff.runner import read_checkpoint
 from neurodyn.utils.figures import pyplot, save_figure
 
@@ -51,8 +52,8 @@ def synthetic(argv: list[str]) -> int:
     preface = ("ERDiff synthetic experiment (Fig. 3A). Target test latents, mapped to the true latent space by an affine map "
                "fitted on SOURCE trials only, scored by the trial-average NLL under the true dynamics and the KL divergence "
                "to the true source latent distribution (Gaussian moment fits). Lower is better. Mean (± sd) over seeds.")
-    write_csv(rows, ["key", "method", "NLL (nats/trial)", "KLD (nats)", "seeds", "nll_mean", "nll_sd", "kld_mean", "kld_sd"], args.csv)
-    write_md(rows, ["method", "NLL (nats/trial)", "KLD (nats)", "seeds"], args.md, preface)
+    write_tables({args.csv: csv_text(["key", "method", "NLL (nats/trial)", "KLD (nats)", "seeds", "nll_mean", "nll_sd", "kld_mean", "kld_sd"], rows),
+                  args.md: md_text(["method", "NLL (nats/trial)", "KLD (nats)", "seeds"], rows, caption=preface)})
 
     fig, axes = plt.subplots(1, 5, figsize=(22, 4.2))
     names = [r["method"] for r in rows]

@@ -55,26 +55,3 @@ def fmt(mean: float, sd: float, digits: int = 2) -> str:
     if not np.isfinite(mean):
         return "—"
     return f"{mean:.{digits}f} (±{sd:.{digits}f})"
-
-
-def write_csv(rows: list[dict], columns: list[str], path: str) -> None:
-    import csv
-    import io
-
-    from neurodyn.utils.atomic import write_text
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: row.get(c, "") for c in columns})
-    write_text(path, buf.getvalue())
-
-
-def write_md(rows: list[dict], columns: list[str], path: str, preface: str = "") -> None:
-    from neurodyn.utils.atomic import write_text
-
-    md = ([preface, ""] if preface else []) + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in rows:
-        md.append("| " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
-    write_text(path, "\n".join(md) + "\n")

@@ -11,7 +11,8 @@ import argparse
 import numpy as np
 
 from neurodyn.config import parse_params
-from neurodyn.erdiff.report import LABELS, SETTING_LABELS, fmt, read_runs, summarise, write_csv, write_md
+from neurodyn.erdiff.report import LABELS, SETTING_LABELS, fmt, read_runs, summarise
+from neurodyn.utils.tables import csv_text, md_text, write_tables
 
 
 TABLE1_DOC = """ERDiff Table 1: held-out target velocity R² (%) and RMSE per method, mean ± sd over seeds, every setting."""
@@ -104,8 +105,7 @@ def table1(argv: list[str]) -> int:
     args, spec = _table_args(argv, "table1", TABLE1_DOC)
     rows, columns, preface = build(args.runs, spec)
     numeric = sorted({k for r in rows for k in r if "." in k})
-    write_csv(rows, ["key", *columns, *numeric], args.csv)
-    write_md(rows, columns, args.md, preface)
+    write_tables({args.csv: csv_text(["key", *columns, *numeric], rows), args.md: md_text(columns, rows, caption=preface)})
     return 0
 
 
@@ -140,6 +140,6 @@ def table2(argv: list[str]) -> int:
         "once per restart, its parameters counted once)."
     )
     cols = ["method", "added parameters", "added size (KB)", "alignment time per step (ms)", "alignment wall time (s)"]
-    write_csv(rows, ["key", *cols, "params_added", "size_added_kb", "time_ms_mean", "time_ms_sd", "total_s_mean", "seeds", "pair"], args.csv)
-    write_md(rows, cols, args.md, preface)
+    write_tables({args.csv: csv_text(["key", *cols, "params_added", "size_added_kb", "time_ms_mean", "time_ms_sd", "total_s_mean", "seeds", "pair"], rows),
+                  args.md: md_text(cols, rows, caption=preface)})
     return 0

@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import re
 from typing import Any
@@ -19,6 +17,7 @@ import numpy as np
 
 from neurodyn.runrecord import read_metrics
 from neurodyn.utils.atomic import write_text
+from neurodyn.utils.tables import csv_text, md_text, write_tables
 
 KEY = re.compile(r"^(?P<dataset>.+)\.k(?P<k>\d+)\.(?P<metric>recon_r2|forecast_r2)$")
 
@@ -43,23 +42,18 @@ def fewshot_rows(manifest: dict[str, Any], metric: str) -> list[dict[str, Any]]:
     return rows
 
 
+CSV_COLUMNS = ["experiment", "pretraining_M", "dataset", "method", "k", "mean", "sd", "n_seeds"]
+
+
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    fields = ["experiment", "pretraining_M", "dataset", "method", "k", "mean", "sd", "n_seeds"]
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def to_md(rows: list[dict[str, Any]], title: str) -> str:
-    lines = [f"# {title}", "", "mean ± sd over seeds; methods: meta = hypernetwork (the paper), input = embedding as "
-             "dynamics input, shared = no embedding, single = trained on the k trials only", "",
-             "| experiment | M | dataset | method | k | r² | seeds |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['experiment']} | {r['pretraining_M']} | {r['dataset']} | {r['method']} | {r['k']} | "
-                     f"{r['mean']:.3f} ± {r['sd']:.3f} | {r['n_seeds']} |")
-    return "\n".join(lines) + "\n"
+    caption = [f"# {title}", "", "mean ± sd over seeds; methods: meta = hypernetwork (the paper), input = embedding as "
+               "dynamics input, shared = no embedding, single = trained on the k trials only"]
+    cells = [[r["experiment"], r["pretraining_M"], r["dataset"], r["method"], r["k"], f"{r['mean']:.3f} ± {r['sd']:.3f}", r["n_seeds"]] for r in rows]
+    return md_text(["experiment", "M", "dataset", "method", "k", "r²", "seeds"], cells, caption=caption)
 
 
 def _per_seed(runs: list[str], fn) -> list[float]:
@@ -171,8 +165,7 @@ def main(argv: list[str]) -> int:
         for metric, c, m, title in (("recon_r2", args.recon_csv, args.recon_md, "Few-shot reconstruction r²"),
                                     ("forecast_r2", args.forecast_csv, args.forecast_md, "Few-shot forecasting r²")):
             rows = fewshot_rows(manifest, metric)
-            write_text(c, to_csv(rows))
-            write_text(m, to_md(rows, title))
+            write_tables({c: to_csv(rows), m: to_md(rows, title)})
     else:
         write_text(args.out, json.dumps(scorecard(manifest), indent=2, sort_keys=True))
     return 0

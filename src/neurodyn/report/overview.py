@@ -14,8 +14,6 @@ Outputs are written atomically and carry no timestamps, so the same store gives 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +24,7 @@ import numpy as np
 from neurodyn.errors import InputError
 from neurodyn.metrics.nlb import gaussian_smooth
 from neurodyn.store import open_session
-from neurodyn.utils.atomic import atomic_path, write_text
+from neurodyn.utils.tables import csv_text, md_lines, write_tables
 from neurodyn.utils.figures import save_figure
 
 # The NLB dandisets are all CC-BY-4.0 (DANDI metadata, docs/data.md §1).
@@ -365,22 +363,15 @@ def session_row(ds) -> dict[str, Any]:
 
 def render_table(rows: list[dict[str, Any]]) -> tuple[str, str]:
     """(csv text, markdown text) of session rows."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
     header = ["session", "dataset", "source", "trials (by split)", "held-in / held-out units", "bin (ms)",
               "window (ms)", "behaviour", "conditions", "licence"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        src = r["origin"] + (f" · `{r['asset']}`" if r["asset"] else "")
-        cells = [r["session"], r["dataset"], f"{r['source']}: {src}", f"{r['trials']} ({r['trials_by_split']})",
-                 f"{r['heldin_units']} / {r['heldout_units']}", r["bin_ms"], f"{r['window_ms']} ({r['align_event']})",
-                 r["behaviour"], str(r["conditions"]), r["licence"]]
-        lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |")
+    cells = [[r["session"], r["dataset"], f"{r['source']}: {r['origin']}" + (f" · `{r['asset']}`" if r["asset"] else ""),
+              f"{r['trials']} ({r['trials_by_split']})", f"{r['heldin_units']} / {r['heldout_units']}", r["bin_ms"],
+              f"{r['window_ms']} ({r['align_event']})", r["behaviour"], str(r["conditions"]), r["licence"]] for r in rows]
+    lines = md_lines(header, cells)
     if not rows:
         lines.append("| (no session stores were built in this run) |" + " |" * (len(header) - 1))
-    return buf.getvalue(), "\n".join(lines) + "\n"
+    return csv_text(COLUMNS, rows), "\n".join(lines) + "\n"
 
 
 # -- CLI --------------------------------------------------------------------------------------------------------
@@ -412,10 +403,8 @@ def main(argv: list[str]) -> int:
         write_figure(fig, args.out, args.png)
         return 0
     rows = [session_row(open_session(path)) for path in args.sessions]
-    csv_text, md_text = render_table(rows)
-    with atomic_path(args.csv) as tmp_csv:
-        tmp_csv.write_text(csv_text, encoding="utf-8")
-        write_text(args.md, md_text)
+    csv_out, md_out = render_table(rows)
+    write_tables({args.csv: csv_out, args.md: md_out})
     return 0
 
 

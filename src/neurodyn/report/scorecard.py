@@ -18,8 +18,6 @@ a published counterpart is listed too (marked so), so nothing we measured is sil
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
@@ -30,7 +28,7 @@ from typing import Any
 import yaml
 
 from neurodyn.errors import InputError
-from neurodyn.utils.atomic import atomic_path
+from neurodyn.utils.tables import csv_text, md_lines, write_tables
 
 COLUMNS = ["paper", "key", "what", "published", "published_spread", "ours", "ours_spread", "gap", "note"]
 NOT_RUN = "not run in this configuration"
@@ -191,13 +189,11 @@ def _with_spread(text: str, spread: str) -> str:
 
 def render(rows: list[Row], papers: list[dict[str, Any]], fragment_paths: list[str]) -> tuple[str, str]:
     """(markdown, csv) of the joined rows."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    table = []
     for r in rows:
-        writer.writerow([r.paper, r.key, r.what, _fmt(r.published, None, integer_ok=True), r.published_spread,
-                         "" if r.ours is None else repr(float(r.ours)), r.ours_spread,
-                         "" if r.gap is None else repr(float(r.gap)), r.note])
+        table.append([r.paper, r.key, r.what, _fmt(r.published, None, integer_ok=True), r.published_spread,
+                      "" if r.ours is None else repr(float(r.ours)), r.ours_spread,
+                      "" if r.gap is None else repr(float(r.gap)), r.note])
     counts = {s: sum(r.status == s for r in rows) for s in ("measured", "no_value", "not_run", "extra")}
     transcribed = sum(r.published is not None for r in rows if r.status != "extra")
     lines = [
@@ -218,19 +214,18 @@ def render(rows: list[Row], papers: list[dict[str, Any]], fragment_paths: list[s
     header = ["paper", "what", "published", "ours", "gap", "note"]
     for label, group in by_paper.items():
         lines += ["", f"## {citations.get(label, label)}", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|---|---|--:|--:|--:|---|")
+        cells = []
         for r in group:
-            cells = [
+            cells.append([
                 r.paper,
                 r.what,
                 _with_spread(_fmt(r.published, r.decimals, integer_ok=True), r.published_spread) or "—",
                 _with_spread(_fmt(r.ours, r.decimals), r.ours_spread) or "—",
                 _fmt(r.gap, r.decimals) or "—",
                 r.note,
-            ]
-            lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
-    return "\n".join(lines) + "\n", buf.getvalue()
+            ])
+        lines += md_lines(header, cells, align="llrrrl")
+    return "\n".join(lines) + "\n", csv_text(COLUMNS, table)
 
 
 def build(published_dir: str | os.PathLike, fragment_paths: list[str], out_md: str | os.PathLike,
@@ -243,12 +238,8 @@ def build(published_dir: str | os.PathLike, fragment_paths: list[str], out_md: s
     if rehearsal.active():  # every row of a rehearsal's scorecard says it is one
         for r in rows:
             r.note = f"REHEARSAL (stand-ins, max_steps {rehearsal.max_steps()}); {r.note}" if r.note else f"REHEARSAL (stand-ins, max_steps {rehearsal.max_steps()})"
-    md, csv_text = render(rows, papers, fragment_paths)
-    with atomic_path(out_md) as tmp_md:
-        tmp_md.write_text(md, encoding="utf-8")
-        if out_csv is not None:
-            with atomic_path(out_csv) as tmp_csv:
-                tmp_csv.write_text(csv_text, encoding="utf-8")
+    md, csv_out = render(rows, papers, fragment_paths)
+    write_tables({out_md: md, out_csv: csv_out})
     return rows
 
 
