@@ -587,7 +587,7 @@ def test_demo_dag_plans_the_erdiff_run_on_the_real_pair(shared_data):
     assert any("/synthetic/d2/s0" in j for j in jobs) and any("/m1_bundled/d4/" in j for j in jobs)
     plans = __import__("re").findall(r'"plan":(\[.*?\])', text)
     assert any(all(f'"{m}"' in p for m in ("oracle", "no_align", "cycle_gan", "jsdm", "sasa", "dann", "rdammd", "daf", "erdiff_wo_s", "erdiff_wo_t",
-                                               "erdiff_dsm_only", "erdiff_moment_only", "erdiff")) for p in plans)
+                                               "erdiff_dsm_only", "erdiff_moment_only", "erdiff_no_prior", "erdiff")) for p in plans)
     assert not any('"oracle"' in p and '"synthetic"' in p for p in plans)  # no behaviour, no oracle
     assert "neurodyn erdiff table1" in text
 
