@@ -117,3 +117,24 @@ def test_ball_converts_without_units(tmp_path):
     assert video.image_shape == (1, 8, 8)
     assert np.allclose(video.frames.reshape(-1, 64), rec.observations, atol=1e-6)
     assert np.allclose(video.latents.reshape(-1, 2), rec.latents, atol=1e-6)
+
+
+def test_comparison_model_registry_resolves_every_configured_model():
+    """Every comparison model an experiment of config.yaml lists (dcf.*.baselines) is registered, its fitter importable."""
+    from neurodyn.models.dcf import COMPARISON_MODELS, comparison_fitter
+
+    def listed(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "baselines" and isinstance(value, list):
+                    yield from value
+                else:
+                    yield from listed(value)
+
+    configured = set(listed(yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text())["dcf"]))
+    assert configured and configured <= set(COMPARISON_MODELS), configured - set(COMPARISON_MODELS)
+    for name in COMPARISON_MODELS:
+        fitter, kind, _ = comparison_fitter(name)
+        assert callable(fitter) and kind in ("sequences", "counts")
+    with pytest.raises(KeyError):
+        comparison_fitter("umap")

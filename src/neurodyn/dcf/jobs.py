@@ -16,6 +16,7 @@ import torch
 from neurodyn.config import parse_params
 from neurodyn.errors import InputError
 from neurodyn.loop import fit
+from neurodyn.models.dcf import COMPARISON_MODELS, comparison_fitter
 from neurodyn.models.dcf.data import NeuralData, VideoData, prepare_neural, video_from_file, video_from_store, windows
 from neurodyn.models.dcf.model import DCF, nested_dropout_p
 from neurodyn.runrecord import RunRecord
@@ -172,28 +173,19 @@ Same data preparation and split as ``neurodyn dcf train``; ``outputs.pt`` holds 
 sequence and, for models that reconstruct, the firing rates (spikes/s) of every window (Table 2)."""
 
 
-METHODS = ("vae", "lfads", "dmd", "cebra", "tphate", "pca")
+METHODS = tuple(COMPARISON_MODELS)
 
 
 def run_method(method: str, train: np.ndarray, everything: np.ndarray, cfg: dict[str, Any], *, seed: int, device,
                train_counts: np.ndarray | None = None, all_counts: np.ndarray | None = None) -> dict[str, Any]:
-    """Dispatch to the model module. Sequences (n, T, D) are the normalised data DCF sees."""
-    from neurodyn.models.dcf import dmd, embeddings, lfads, vae
-
-    mcfg = cfg[method]
-    if method == "vae":
-        return vae.fit_vae(train, everything, mcfg, seed=seed, device=device)
-    if method == "lfads":
+    """Fit comparison model ``method`` (``neurodyn.models.dcf.COMPARISON_MODELS``). Sequences (n, T, D) are the
+    normalised data DCF sees; count models get the spike counts instead."""
+    fitter, kind, on_device = comparison_fitter(method)
+    if kind == "counts":
         if train_counts is None:
-            raise InputError("dcf.baselines", "lfads", "spike counts (LFADS is a model of neural data, not video)")
-        return lfads.fit_lfads(train_counts, all_counts, mcfg, seed=seed, device=device)
-    if method == "dmd":
-        return dmd.fit_dmd(train, everything, mcfg)
-    if method == "cebra":
-        return embeddings.fit_cebra(train, everything, mcfg, seed=seed)
-    if method == "tphate":
-        return embeddings.fit_tphate(train, everything, mcfg, seed=seed)
-    return embeddings.fit_pca(train, everything, mcfg, seed=seed)
+            raise InputError("dcf.baselines", method, f"spike counts ({method} is a model of neural data, not video)")
+        train, everything = train_counts, all_counts
+    return fitter(train, everything, cfg[method], seed=seed, **({"device": device} if on_device else {}))
 
 
 def baseline(argv: list[str]) -> int:

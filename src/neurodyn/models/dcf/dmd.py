@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 
-def fit_dmd(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """train: (n_tr, T, D); everything: (n, T, D) -> latents (n, T, n_latents), reconstruction, eigenvalues."""
+def fit_dmd(train: np.ndarray, everything: np.ndarray, cfg: Mapping[str, Any], *, seed: int | None = None) -> dict[str, Any]:
+    """train: (n_tr, T, D); everything: (n, T, D) -> latents (n, T, n_latents), reconstruction, eigenvalues.
+    Deterministic: ``seed`` is accepted only so that every comparison model's fitter has one signature."""
     mean = train.reshape(-1, train.shape[-1]).mean(0)
     x_prev = (train[:, :-1] - mean).reshape(-1, train.shape[-1]).T  # (D, M)
     x_next = (train[:, 1:] - mean).reshape(-1, train.shape[-1]).T
