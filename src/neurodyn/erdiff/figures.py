@@ -15,9 +15,9 @@ import numpy as np
 
 from neurodyn.config import parse_params
 from neurodyn.erdiff.report import LABELS, fmt, read_runs, summarise
-from neurodyn.utils.tables import csv_text, md_text, write_tables
 from neurodyn.models.erdiff.runner import read_checkpoint
 from neurodyn.utils.figures import pyplot, save_figure
+from neurodyn.utils.tables import csv_text, md_text, write_tables
 
 
 SYNTHETIC_DOC = """ERDiff Fig. 3: synthetic NLL / KLD per method and true source dynamics vs target latents aligned by ERDiff and JSDM."""

@@ -8,6 +8,7 @@ what a missing value looks like — stays with each paper's formatter; this modu
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -23,14 +24,18 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _values(row: Mapping[str, Any] | Sequence[Any], columns: Sequence[str]) -> list[Any]:
+    """A row's cells in column order: a mapping by key (missing -> None), a sequence as it is."""
+    return [row.get(c) for c in columns] if isinstance(row, Mapping) else list(row)
+
+
 def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], cell: Cell = _text) -> str:
     """CSV with a header row; a row is a mapping (missing keys -> "") or a sequence in column order."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        values = [row.get(c) for c in columns] if isinstance(row, Mapping) else list(row)
-        writer.writerow([cell(v) for v in values])
+        writer.writerow([cell(v) for v in _values(row, columns)])
     return buf.getvalue()
 
 
@@ -43,8 +48,7 @@ def md_lines(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence
     seps = ["--:" if a == "r" else "---" for a in (align or ["l"] * len(columns))]
     lines = ["| " + " | ".join(esc(c) for c in columns) + " |", "|" + "".join(s + "|" for s in seps)]
     for row in rows:
-        values = [row.get(c) for c in columns] if isinstance(row, Mapping) else list(row)
-        lines.append("| " + " | ".join(esc(cell(v)) for v in values) + " |")
+        lines.append("| " + " | ".join(esc(cell(v)) for v in _values(row, columns)) + " |")
     return lines
 
 
@@ -56,14 +60,9 @@ def md_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[
 
 
 def write_tables(outputs: Mapping[str | os.PathLike, str]) -> None:
-    """Write every {path: text} (a ``None`` path is skipped), each atomically; nested, so that none is swapped in
-    unless every text was written."""
-    def nest(items: list[tuple[str | os.PathLike, str]]) -> None:
-        if not items:
-            return
-        (path, text), rest = items[0], items[1:]
-        with atomic_path(path) as tmp:
-            tmp.write_text(text, encoding="utf-8")
-            nest(rest)
-
-    nest([(p, t) for p, t in outputs.items() if p is not None])
+    """Write every {path: text} (a ``None`` path is skipped), each atomically; none is swapped in unless every text
+    was written."""
+    with contextlib.ExitStack() as stack:
+        for path, text in outputs.items():
+            if path is not None:
+                stack.enter_context(atomic_path(path)).write_text(text, encoding="utf-8")

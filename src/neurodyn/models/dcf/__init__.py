@@ -1,6 +1,6 @@
 """DCF (Wei et al., 2026) and the comparison models of its Tables 1–2.
 
-``COMPARISON_MODELS`` is the registry of the comparison models: name -> (module, fitter, input). Every fitter
+``COMPARISON_MODELS`` is the registry of the comparison models: name -> (module, fitter, input, on device). Every fitter
 takes (train, everything, cfg, *, seed[, device]) and returns a dict with ``latents`` (n, T, 3) of every sequence
 and, where the model reconstructs, ``reconstruction`` (or LFADS's ``rates_per_step``); ``input`` says whether it
 reads the normalised sequences DCF sees ("sequences") or spike counts ("counts": a model of neural data only).
@@ -12,21 +12,20 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-COMPARISON_MODELS: dict[str, tuple[str, str, str]] = {
-    "vae": ("neurodyn.models.dcf.vae", "fit_vae", "sequences"),
-    "lfads": ("neurodyn.models.dcf.lfads", "fit_lfads", "counts"),
-    "dmd": ("neurodyn.models.dcf.dmd", "fit_dmd", "sequences"),
-    "cebra": ("neurodyn.models.dcf.embeddings", "fit_cebra", "sequences"),
-    "tphate": ("neurodyn.models.dcf.embeddings", "fit_tphate", "sequences"),
-    "pca": ("neurodyn.models.dcf.embeddings", "fit_pca", "sequences"),
+# name -> (module, fitter, input kind, whether the fitter trains a network and takes the torch device)
+COMPARISON_MODELS: dict[str, tuple[str, str, str, bool]] = {
+    "vae": ("neurodyn.models.dcf.vae", "fit_vae", "sequences", True),
+    "lfads": ("neurodyn.models.dcf.lfads", "fit_lfads", "counts", True),
+    "dmd": ("neurodyn.models.dcf.dmd", "fit_dmd", "sequences", False),
+    "cebra": ("neurodyn.models.dcf.embeddings", "fit_cebra", "sequences", False),
+    "tphate": ("neurodyn.models.dcf.embeddings", "fit_tphate", "sequences", False),
+    "pca": ("neurodyn.models.dcf.embeddings", "fit_pca", "sequences", False),
 }
-# fitters that train a network and take the torch device
-_ON_DEVICE = {"vae", "lfads"}
 
 
 def comparison_fitter(name: str) -> tuple[Callable, str, bool]:
     """(fitter, input kind, takes a device) of comparison model ``name``."""
     if name not in COMPARISON_MODELS:
         raise KeyError(f"unknown comparison model {name!r}; one of {sorted(COMPARISON_MODELS)}")
-    module, fn, kind = COMPARISON_MODELS[name]
-    return getattr(importlib.import_module(module), fn), kind, name in _ON_DEVICE
+    module, fn, kind, on_device = COMPARISON_MODELS[name]
+    return getattr(importlib.import_module(module), fn), kind, on_device
