@@ -75,6 +75,25 @@ def test_fragment_keys_match_published(chain):
     assert all(k.startswith("nlb.") for k in set(rows) - published), sorted(set(rows) - published)
 
 
+def test_tables_without_the_neural_sessions_say_why(tmp_path):
+    """Offline without the mirror the neural sessions cannot be built: the tables and the fragment still exist,
+    every neural row empty with the reason; without sessions and without a reason the command refuses."""
+    reason = "session mc_maze_trial748: no mirror configured"
+    card = tmp_path / "dcf.json"
+    params = json.dumps({"data": DATA, "report": REPORT})
+    assert cli(["dcf", "tables", "--params", params, "--neural-unavailable", reason, "--out-dir", str(tmp_path / "tables"),
+                "--scorecard", str(card)]) == 0
+    rows = json.loads(card.read_text())["rows"]
+    published = {r["key"] for r in yaml.safe_load(PUBLISHED.read_text())["rows"]}
+    for key in ("table1.dcf.vel_r2_median", "table2.vae.rate_r2_median", "fig.neural_cross_seed_cosine"):
+        assert key in published and rows[key]["ours"] is None and reason in rows[key]["note"], key
+    assert "not installable" in rows["table1.marble.vel_r2_median"]["note"]
+    for stem in ("table1_velocity_r2", "table2_rate_r2", "stability", "nlb_metrics"):
+        assert reason in (tmp_path / "tables" / f"{stem}.md").read_text(), stem
+    assert cli(["dcf", "tables", "--params", params, "--out-dir", str(tmp_path / "t2"), "--scorecard", str(tmp_path / "c2.json")]) == 2
+    assert not (tmp_path / "c2.json").exists()
+
+
 def test_nlb_metrics_with_heldout_units(chain):
     tmp, _, _, rows = chain
     assert rows["nlb.smoothing.co_bps_bits_per_spike"]["ours"] > 0

@@ -185,12 +185,16 @@ TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_fig
 DCF_TABLE_PARAMS = as_arg({"data": DCF["neural"]["data"], "report": {**DCF["report"], "ball_reference_variant": DCF["ball"]["reference_variant"], "user_video": DCF["user_video"], "stability_baselines": DCF["neural"]["stability_baselines"]}})
 
 
+# Without the neural sessions (offline and no mirror) the tables still render, every neural row saying why.
+DCF_NEURAL_WHY = next((f"session {s}: {SOURCES.unavailable_reason(s)}" for s in DCF["neural"]["sessions"] if SOURCES.unavailable_reason(s)), "")
+
+
 rule dcf_tables:
     input:
-        sessions=DCF_NEURAL_STORES,
-        dcf=DCF_SEED_RUNS,
-        baselines=DCF_NEURAL_BASELINES,
-        baseline_seeds=DCF_BASELINE_SEED_RUNS,
+        sessions=DCF_NEURAL_STORES if DCF_NEURAL_OK else [],
+        dcf=DCF_SEED_RUNS if DCF_NEURAL_OK else [],
+        baselines=DCF_NEURAL_BASELINES if DCF_NEURAL_OK else [],
+        baseline_seeds=DCF_BASELINE_SEED_RUNS if DCF_NEURAL_OK else [],
         ball=DCF_BALL_RUNS if DCF_BALL_OK else [],
         videos=expand("results/runs/dcf/video_{v}", v=DCF_USER_VIDEOS),
     output:
@@ -208,6 +212,8 @@ rule dcf_tables:
         ball=lambda w, input: optional_arg("--ball-runs", input.ball),
         videos=lambda w, input: optional_arg("--video-runs", input.videos),
         seeds=lambda w, input: optional_arg("--baseline-seed-runs", input.baseline_seeds),
+        neural=lambda w, input: (optional_arg("--sessions", input.sessions) + optional_arg("--dcf-runs", input.dcf)
+                                 + optional_arg("--baseline-runs", input.baselines)) if DCF_NEURAL_OK else ["--neural-unavailable", DCF_NEURAL_WHY],
     log:
         "results/logs/dcf/tables.log",
     benchmark:
@@ -217,10 +223,8 @@ rule dcf_tables:
     conda:
         ENV
     shell:
-        "neurodyn dcf tables --params {params.table:q} --sessions {input.sessions:q} --dcf-runs {input.dcf:q} --baseline-runs {input.baselines:q} {params.seeds:q} {params.ball:q} {params.videos:q} --out-dir results/tables/dcf --scorecard {output.scorecard:q} 2> {log:q}"
+        "neurodyn dcf tables --params {params.table:q} {params.neural:q} {params.seeds:q} {params.ball:q} {params.videos:q} --out-dir results/tables/dcf --scorecard {output.scorecard:q} 2> {log:q}"
 
 
-if DCF_NEURAL_OK:
-    TARGETS += ["results/tables/dcf/table1_velocity_r2.md", "results/tables/dcf/table2_rate_r2.md", "results/tables/dcf/nlb_metrics.md", "results/tables/dcf/stability.md", "results/scorecard/dcf.json"]
-    if "SCORECARD_FRAGMENTS" in globals():
-        SCORECARD_FRAGMENTS.append("results/scorecard/dcf.json")
+TARGETS += ["results/tables/dcf/table1_velocity_r2.md", "results/tables/dcf/table2_rate_r2.md", "results/tables/dcf/nlb_metrics.md", "results/tables/dcf/stability.md", "results/scorecard/dcf.json"]
+SCORECARD_FRAGMENTS.append("results/scorecard/dcf.json")

@@ -2,7 +2,8 @@
 
 ``neurodyn dcf tables --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ...
 [--baseline-seed-runs R ...] [--ball-runs R ...] [--video-runs R ...] --out-dir results/tables/dcf
---scorecard results/scorecard/dcf.json``
+--scorecard results/scorecard/dcf.json``; without the neural sessions (offline, no mirror) ``--neural-unavailable
+REASON`` replaces --sessions / --dcf-runs / --baseline-runs and every neural row says why.
 
 Writes table1_velocity_r2, table2_rate_r2, stability and nlb_metrics (.csv and .md) into --out-dir. The fragment's
 keys are those of src/neurodyn/report/published/dcf.yaml; rows the paper does not have (NLB metrics, the p = 1/3
@@ -60,8 +61,10 @@ def _md(v: Any) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf tables", description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True, help="the dcf.neural and dcf.report config slices as JSON")
-    parser.add_argument("--sessions", nargs="+", required=True)
-    parser.add_argument("--dcf-runs", nargs="+", required=True, help="DCF run records, one per seed (the first is tabulated)")
+    parser.add_argument("--sessions", nargs="*", default=[])
+    parser.add_argument("--dcf-runs", nargs="*", default=[], help="DCF run records, one per seed (the first is tabulated)")
+    parser.add_argument("--neural-unavailable", default=None, metavar="REASON",
+                        help="the neural sessions cannot be built here (why): Tables 1-2, stability and NLB rows say so")
     parser.add_argument("--baseline-runs", nargs="*", default=[])
     parser.add_argument("--baseline-seed-runs", nargs="*", default=[], help="comparison models refit with further seeds (stability)")
     parser.add_argument("--ball-runs", nargs="*", default=[])
@@ -70,6 +73,52 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scorecard", required=True)
     args = parser.parse_args(argv)
     cfg = parse_params(args.params)
+    out_dir = Path(args.out_dir)
+    if args.neural_unavailable is not None:
+        card = _unavailable_neural_tables(out_dir, cfg["report"], args.neural_unavailable)
+    elif not args.sessions or not args.dcf_runs:
+        raise InputError("--sessions / --dcf-runs", "", "the neural sessions and DCF's run records, or --neural-unavailable REASON")
+    else:
+        card = _neural_tables(args, cfg, out_dir)
+    _ball_and_video_rows(card, args, cfg["report"])
+    write_text(args.scorecard, json.dumps({"rows": card}, indent=2, sort_keys=True))
+    return 0
+
+
+TABLE1_CAPTION = ("**Table 1** — {label} linear decoding R² from 3-D latents per held-out window: median (25th, 75th percentile). "
+                  "* = significantly worse than DCF (one-sided Wilcoxon signed-rank, Bonferroni, p < 0.05). {scale}. {note}")
+RATE_MODELS = ("dcf", "vae", "lfads", "dmd", "pca")  # the models with a rate reconstruction (Table 2)
+
+
+def _unavailable_neural_tables(out_dir: Path, rep: dict[str, Any], reason: str) -> dict[str, dict[str, Any]]:
+    """Tables 1-2, stability and NLB metrics when the neural sessions cannot be built (e.g. offline without the
+    mirror): every row says why, the scorecard's neural keys are empty with the same reason."""
+    absent = rep["absent"]
+    why = f"not run here: {reason}"
+
+    def empty(m: str) -> dict[str, Any]:
+        return {"method": NAMES[m], "median_r2": None, "q25_r2": None, "q75_r2": None, "n_windows": 0, "p_bonferroni": None,
+                "note": absent.get(m, why)}
+
+    _write_table(out_dir, "table1_velocity_r2", [empty(m) for m in ORDER],
+                 TABLE1_CAPTION.format(label=rep["behaviour_label"], scale=why, note=rep["caption_note"]))
+    _write_table(out_dir, "table2_rate_r2", [empty(m) for m in ORDER if m in RATE_MODELS],
+                 f"**Table 2** — firing-rate reconstruction R² per held-out window. {why}. {rep['caption_note']}")
+    _write_table(out_dir, "stability", [{"method": NAMES["dcf"], "seed_a": None, "seed_b": None, "cosine": None, "note": why}],
+                 f"**Cross-seed stability** — pairwise cosine similarity of sign-aligned latents. {why}. {rep['caption_note']}")
+    _write_table(out_dir, "nlb_metrics", [{"method": name, "co_bps": None, "vel_r2": None, "psth_r2": None, "n_test_trials": None, "note": why}
+                                          for name in ["spike smoothing"] + [NAMES[m] for m in ORDER]],
+                 f"**NLB metrics** (not in the DCF paper). {why}. {rep['caption_note']}")
+    card = {f"table1.{m}.vel_r2_median": {"ours": None, "note": absent.get(m, why)} for m in ORDER[:-1]}
+    card.update({f"table2.{m}.rate_r2_median": {"ours": None, "note": absent.get(m, why)} for m in ("dcf", "vae", "lfads")})
+    card["fig.neural_cross_seed_cosine"] = {"ours": None, "note": why}
+    card["nlb.dcf.co_bps_bits_per_spike"] = {"ours": None, "note": f"not in the paper; {why}"}
+    return card
+
+
+def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Tables 1-2, stability and NLB metrics from the neural sessions and the DCF / comparison run records;
+    returns the scorecard rows."""
     from neurodyn.models.dcf import evaluate as ev
     from neurodyn.models.dcf import nlb_eval
     from neurodyn.models.dcf.data import prepare_neural
@@ -128,11 +177,9 @@ def main(argv: list[str]) -> int:
                 rows.append({"method": NAMES[m], "median_r2": None, "q25_r2": None, "q75_r2": None, "n_windows": 0, "p_bonferroni": None, "note": absent[m]})
         return rows
 
-    out_dir = Path(args.out_dir)
     t1 = rows_for(r2_vel, sig_vel, ORDER)
     _write_table(out_dir, "table1_velocity_r2", t1,
-                 f"**Table 1** — {rep['behaviour_label']} linear decoding R² from 3-D latents per held-out window: median (25th, 75th percentile). "
-                 f"* = significantly worse than DCF (one-sided Wilcoxon signed-rank, Bonferroni, p < 0.05). {scale}. {note}")
+                 TABLE1_CAPTION.format(label=rep["behaviour_label"], scale=scale, note=note))
     t2 = rows_for(r2_rate, sig_rate, [m for m in ORDER if m in recon])
     _write_table(out_dir, "table2_rate_r2", t2,
                  f"**Table 2** — firing-rate reconstruction R² per held-out window (DCF: compress with the flow, then generate back; "
@@ -203,6 +250,11 @@ def main(argv: list[str]) -> int:
                 card[f"nlb.{m}.{metric}"] = {"ours": round(r[metric], 4), "note": f"not in the paper: NLB metric of {m} rates (GLM readout), {scale}"}
     if why_not is not None:
         card["nlb.dcf.co_bps_bits_per_spike"] = {"ours": None, "note": f"not in the paper; not computed here: {why_not}"}
+    return card
+
+
+def _ball_and_video_rows(card: dict[str, dict[str, Any]], args: argparse.Namespace, rep: dict[str, Any]) -> None:
+    """The rotating-ball and user-video scorecard rows (k_eff, rMAE), added to ``card``."""
     for run in args.ball_runs:
         rcfg, met = read_config(run), read_metrics(run)
         p = rcfg["nested_dropout"]["p"]
@@ -224,5 +276,3 @@ def main(argv: list[str]) -> int:
         elif name == "mouse" or spec["frames"] is not None:
             card[key] = {"ours": None, "note": f"{name}: data not public (the paper's source is unpublished); supply "
                          f"dcf.user_video.{name}.frames (.npy/.npz, (trials, frames, H, W) in [0, 1]) to run it"}
-    write_text(args.scorecard, json.dumps({"rows": card}, indent=2, sort_keys=True))
-    return 0
