@@ -279,6 +279,31 @@ def test_every_method_trains_restarts_together():
         assert r["read_in"]["weight"].shape == (SMALL_VAE["hidden"], target.n_channels)
 
 
+def test_criterion_averages_draws_shared_by_the_restarts():
+    """average_over_draws: identical read-ins get identical objectives (one draw shared by all: common random
+    numbers); the average is an unbiased Monte-Carlo mean whose spread falls as 1/sqrt(draws)."""
+    from neurodyn.models.erdiff.runner import average_over_draws
+
+    n, l, d = 20, 3, 2
+    mean0 = torch.randn(n, l, d, generator=torch.Generator().manual_seed(0))
+    mean = torch.cat([mean0, mean0, mean0 + 1.0])  # groups 0 and 1 identical, group 2 shifted
+    logvar = torch.zeros_like(mean)
+    src = torch.zeros(5, l, d)
+
+    def score(z_t, z_s, t, eps):  # squared norm per group: E = ‖mean‖² + l·d per trial (unit variance)
+        return z_t.view(3, n, -1).pow(2).sum(-1).mean(1)
+
+    truth = [float(m.pow(2).flatten(1).sum(1).mean() + l * d) for m in mean.view(3, n, l, d)]
+    spread = {}
+    for draws in (4, 256):
+        runs = np.array([average_over_draws(mean, logvar, src, src, groups=3, draws=draws, gen=torch.Generator().manual_seed(k), score=score)
+                         for k in range(20)])
+        assert np.array_equal(runs[:, 0], runs[:, 1])
+        spread[draws] = runs.std(0)
+        assert np.all(np.abs(runs.mean(0) - truth) < 4 * runs.std(0) / np.sqrt(20) + 1e-9)
+    assert np.all(spread[256] < spread[4] / 4)  # 1/sqrt(64) = 1/8 in expectation
+
+
 @pytest.mark.parametrize("screen_steps", [0, 4])
 def test_restart_selection_uses_no_target_labels(screen_steps):
     """With select: objective the restart is chosen by the label-free objective on target train+val trials:

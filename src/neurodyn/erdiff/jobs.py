@@ -138,7 +138,7 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
         if synthetic:
             test = score(result["test_latents"].numpy())
             metrics.update({"test_nll_nats": test["nll"], "test_kld_nats": test["kld"]})
-        rec.save_torch("aligned.pt", {k: result[k] for k in ("read_in", "test_latents", "val_latents", "test_condition", "test_split_index")})
+        rec.save_torch("aligned.pt", {k: result[k] for k in ("read_in", "test_latents", "val_latents", "test_condition", "test_split_index", "restart_read_ins")})
         if method in ORACLES:
             references[method] = result["read_in"]
         rec.finish(metrics, method=method, pair=params["pair"])

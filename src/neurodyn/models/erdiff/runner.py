@@ -326,6 +326,28 @@ def init_read_in(vae: SequentialVAE, n_target: int, how: str, seed: int) -> nn.L
     return layer.to(src.weight.device)
 
 
+def average_over_draws(mean: torch.Tensor, logvar: torch.Tensor, src_mean: torch.Tensor, src_logvar: torch.Tensor, *, groups: int,
+                       draws: int, gen: torch.Generator, score, diffusion=None) -> list[float]:
+    """A label-free objective of ``groups`` read-ins, averaged over ``draws`` Monte-Carlo draws.
+
+    mean, logvar (G·n, l, d): each read-in's posterior on the same n target trials, group-major; src_mean,
+    src_logvar (n_s, l, d): the source posterior. A draw is a posterior sample of the target (one noise tensor
+    shared by the groups: common random numbers, so the groups' objectives compare) and of the source latents
+    and, when ``diffusion()`` is given, its diffusion times and noise (t (1, G·n), eps (1, G·n, l, d)).
+    ``score(z_t, z_s, t, eps) -> (G,)``; returns the G averages. Why many draws: ERDiff's denoising term over 4
+    draws has a Monte-Carlo spread (~1.4 on config.yaml's pair, seed 0) larger than the gaps between a right and
+    a rotated restart in the OT and moment terms (0.2-3); at 64 draws it is ~0.35."""
+    n = mean.shape[0] // groups
+    total = torch.zeros(groups, dtype=torch.float64)
+    for _ in range(draws):
+        e = torch.randn(mean[:n].shape, generator=gen).to(mean.device)
+        z_t = mean + torch.exp(0.5 * logvar) * e.repeat(groups, 1, 1)
+        z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
+        t, eps = diffusion() if diffusion is not None else (None, None)
+        total += torch.as_tensor(score(z_t, z_s, t, eps), dtype=torch.float64).cpu()
+    return [float(v) for v in total / draws]
+
+
 def restart_seed(seed: int, r: int) -> int:
     """Seed of restart r's random read-in (and of its baseline modules): distinct per restart, fixed by the job seed."""
     return int(seed) * 1009 + 7919 * (r + 1)
@@ -505,12 +527,16 @@ def align(
         return torch.enable_grad() if method in ERDIFF_VARIANTS else contextlib.nullcontext()
 
     def diffusion_draws(gen: torch.Generator, n: int, groups: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Fixed diffusion times (draws, G·n) and noise (draws, G·n, l, d) for n trials, the same for each of
-        ``groups`` read-ins (common random numbers: their objectives compare)."""
-        draws = int(params["criterion_draws"])
-        t = torch.randint(0, prior.schedule.steps, (draws, n), generator=gen).repeat(1, groups).to(device)
-        eps = torch.randn((draws, n, n_bins, n_latent), generator=gen).repeat(1, groups, 1, 1).to(device)
+        """One diffusion time (1, G·n) and noise (1, G·n, l, d) per trial, the same for each of ``groups`` read-ins."""
+        t = torch.randint(0, prior.schedule.steps, (1, n), generator=gen).repeat(1, groups).to(device)
+        eps = torch.randn((1, n, n_bins, n_latent), generator=gen).repeat(1, groups, 1, 1).to(device)
         return t, eps
+
+    def averaged(mean: torch.Tensor, logvar: torch.Tensor, groups: int, gen: torch.Generator, score) -> list[float]:
+        diffusion = (lambda: diffusion_draws(gen, x_trva.shape[0], groups)) if method in ERDIFF_VARIANTS else None
+        with hutchinson_grad():
+            return average_over_draws(mean, logvar, src_mean, src_logvar, groups=groups, draws=int(params["criterion_draws"]),
+                                      gen=gen, score=score, diffusion=diffusion)
 
     @torch.no_grad()
     def compare_criteria(layers: list[nn.Linear]) -> list[float]:
@@ -519,30 +545,22 @@ def align(
         stack = StackedReadIn(layers).to(device)
         g = len(layers)
         mean, logvar = vae.encode(x_trva.repeat(g, 1, 1), stack)
-        n = x_trva.shape[0]
-        eps0 = torch.randn(mean[:n].shape, generator=gen).to(device)  # one posterior draw, shared by all
-        z_t = mean + torch.exp(0.5 * logvar) * eps0.repeat(g, 1, 1)
-        z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
-        with hutchinson_grad():
+
+        def score(z_t, z_s, t, eps):
             if method in ERDIFF_VARIANTS:
-                t, eps = diffusion_draws(gen, n, g)
-                return [float(v) for v in objective(z_t, gen=gen, z_source=z_s, groups=g, t=t, eps=eps)["per_group"]]
+                return objective(z_t, gen=gen, z_source=z_s, groups=g, t=t, eps=eps)["per_group"]
             return [float(objective[0](z_t=z, z_s=z_s, x_t=x_trva, encode=lambda x, i=i: vae.encode(x, stack.group(i)), gen=gen)["criterion"])
-                    for i, z in enumerate(z_t.view(g, n, *z_t.shape[1:]))]
+                    for i, z in enumerate(z_t.view(g, -1, *z_t.shape[1:]))]
+
+        return averaged(mean, logvar, g, gen, score)
 
     @torch.no_grad()
     def criteria() -> list[float]:
-        """Each restart's label-free objective on target train+val trials (fixed draws: comparable across restarts)."""
+        """Each restart's label-free objective on target train+val trials (common draws: comparable across restarts)."""
         gen = torch.Generator().manual_seed(seed + 1)
         mean, logvar = encode_all(x_trva)
-        z_t = SequentialVAE.sample(mean, logvar, gen)
-        z_s = SequentialVAE.sample(src_mean, src_logvar, gen)
-        t = eps = None
-        if method in ERDIFF_VARIANTS:
-            t, eps = diffusion_draws(gen, x_trva.shape[0], restarts)
-        with hutchinson_grad():
-            out = run_objective(z_t, z_s, x_trva.repeat(restarts, 1, 1), gen, t=t, eps=eps)
-        return [float(v) for v in out["per_group"]]
+        x_rep = x_trva.repeat(restarts, 1, 1)
+        return averaged(mean, logvar, restarts, gen, lambda z_t, z_s, t, eps: run_objective(z_t, z_s, x_rep, gen, t=t, eps=eps)["per_group"])
 
     best = _Best(read_in).to(device)
     steps = 0 if method == "no_align" else params["steps"]
@@ -673,6 +691,8 @@ def align(
         "val_latents": lat_va.cpu(),
         "test_condition": [str(c) for c in te.condition],
         "test_split_index": torch.as_tensor(np.flatnonzero(target.mask("test"))),
+        # every restart's final read-in (R, H, N) / (R, H): its criterion can be re-scored without retraining
+        "restart_read_ins": {"weight": read_in.weight.detach().cpu(), "bias": read_in.bias.detach().cpu()},
     }
 
 
