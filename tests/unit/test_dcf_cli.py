@@ -21,19 +21,20 @@ from tests.unit.test_dcf_nlb_eval import CFG as NLB_CFG
 from tests.unit.test_dcf_nlb_eval import DATA, _store
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "src/neurodyn/report/published/dcf.yaml"
+REPORT = {"n_latents": 3, "ridge_alpha": 1e-3, "dcf_readout": "flowed_latents", "behaviour_label": "hand velocity",
+          "caption_note": "synthetic test store", "ball_note": "no ball", "absent": {"marble": "not installable here"},
+          "nlb": NLB_CFG, "ball_reference_variant": "p50", "stability_baselines": ["vae"],
+          "user_video": {"mouse": {"frames": None, "latent_dim": 8}, "birdsong": {"frames": None, "latent_dim": 8}}}
+SCORING = {k: REPORT[k] for k in ("n_latents", "ridge_alpha", "dcf_readout", "nlb")}  # what a neural job scores with
 MODEL = {"d_init": 0.01, "norm_momentum": 0.05, "dt": 1.0, "cfm_sigma": 0.0, "detach_flow_targets": False,
          "loss_weights": {"alpha": 1.0, "beta": 1.0, "eta": 1.0}, "k_eff_fraction": 0.95,
          "ode": {"method": "rk4", "rtol": 1e-3, "atol": 1e-4, "max_num_steps": 100, "step_size": 0.25},
          "latent_dim": 6, "history": 2, "encoder": {"width": 16, "depth": 2}, "flows": {"width": 16, "depth": 2},
          "nested_dropout": {"p": 0.2, "ramp_steps": 0, "p_start": 1.0},
          "train": {"steps": 30, "batch_size": 32, "lr": 1e-3, "target_lr": 1e-2, "clip_grad": 1.0, "checkpoint_every": 0},
-         "n_simulated": 0, "rmae_ks": [1], "data": DATA}
+         "n_simulated": 0, "rmae_ks": [1], "data": DATA, "report": SCORING}
 BASE = {"data": DATA, "vae": {"latent_dim": 3, "width": 16, "depth": 2, "beta": 1.0, "lr": 1e-3, "batch_size": 64, "steps": 20},
-        "pca": {"n_latents": 3}}
-REPORT = {"n_latents": 3, "ridge_alpha": 1e-3, "dcf_readout": "flowed_latents", "behaviour_label": "hand velocity",
-          "caption_note": "synthetic test store", "ball_note": "no ball", "absent": {"marble": "not installable here"},
-          "nlb": NLB_CFG, "ball_reference_variant": "p50", "stability_baselines": ["vae"],
-          "user_video": {"mouse": {"frames": None, "latent_dim": 8}, "birdsong": {"frames": None, "latent_dim": 8}}}
+        "pca": {"n_latents": 3}, "report": SCORING}
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def chain(tmp_path_factory):
     assert cli(["dcf", "baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
                 "--seed", "0", "--device", "cpu", "--out", str(runs["pca"])]) == 0
     card = tmp / "dcf.json"
-    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}), "--sessions", str(store),
+    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}),
                 "--dcf-runs", str(runs["dcf0"]), str(runs["dcf1"]), "--baseline-runs", str(runs["vae0"]), str(runs["pca"]),
                 "--baseline-seed-runs", str(runs["vae1"]), "--out-dir", str(tmp / "tables"), "--scorecard", str(card)]) == 0
     return tmp, store, runs, json.loads(card.read_text())["rows"]
@@ -73,6 +74,47 @@ def test_fragment_keys_match_published(chain):
     assert 0 <= rows["fig.neural_cross_seed_cosine"]["ours"] <= 1
     # anything else is an NLB extra (not in the paper)
     assert all(k.startswith("nlb.") for k in set(rows) - published), sorted(set(rows) - published)
+
+
+def test_each_job_scores_its_own_model_and_the_tables_only_format(chain):
+    """Table 1's DCF row is the median of the DCF job's own per-window decode (the same ridge decode recomputed
+    here from the store and the job's latents), and the tables read no store."""
+    from neurodyn.models.dcf import evaluate as ev
+    from neurodyn.models.dcf.data import prepare_neural
+
+    tmp, store, runs, rows = chain
+    out = torch.load(runs["dcf0"] / "outputs.pt", weights_only=True)
+    data = prepare_neural([open_session(store)], DATA)
+    again = ev.decode_velocity(out["flowed_latents"].numpy(), data.velocity, data.train, data.test, n_latents=3, alpha=1e-3)
+    assert np.allclose(out["scores"]["vel_r2_windows"].numpy(), again)
+    assert rows["table1.dcf.vel_r2_median"]["ours"] == round(float(np.median(again)), 4)
+    metrics = json.loads((runs["pca"] / "metrics.json").read_text())
+    pca = torch.load(runs["pca"] / "outputs.pt", weights_only=True)["scores"]
+    assert metrics["vel_r2_median"] == pytest.approx(float(np.median(pca["vel_r2_windows"].numpy())))
+    assert pca["nlb"] is not None and "nlb_smoothing" not in pca  # the smoothing reference: DCF's job only
+
+
+def test_a_neural_job_without_its_scoring_slice_refuses_before_training(tmp_path):
+    store = tmp_path / "synth.zarr"
+    write_session(_store()[0], store)
+    for cmd, params in ((["dcf", "train"], {k: v for k, v in MODEL.items() if k != "report"}),
+                        (["dcf", "baseline", "--method", "pca"], {k: v for k, v in BASE.items() if k != "report"})):
+        out = tmp_path / cmd[1]
+        assert cli([*cmd, "--kind", "neural", "--params", json.dumps(params), "--sessions", str(store), "--seed", "0", "--device", "cpu",
+                    "--out", str(out)]) == 2
+        assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+def test_tables_refuse_a_run_record_without_scores(chain, tmp_path):
+    _, _, runs, _ = chain
+    bare = tmp_path / "old_run"
+    bare.mkdir()
+    out = torch.load(runs["dcf0"] / "outputs.pt", weights_only=True)
+    out.pop("scores")
+    torch.save(out, bare / "outputs.pt")
+    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}), "--dcf-runs", str(bare),
+                "--out-dir", str(tmp_path / "t"), "--scorecard", str(tmp_path / "c.json")]) == 2
+    assert not (tmp_path / "c.json").exists()
 
 
 def test_tables_without_the_neural_sessions_say_why(tmp_path):

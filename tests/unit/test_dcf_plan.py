@@ -29,6 +29,16 @@ def test_fit_parameters():
     assert DCF["ball"]["nested_dropout"] == {"ramp_steps": 0, "p_start": 1.0}  # the config is not modified
 
 
+def test_neural_jobs_carry_their_scoring_slice():
+    dcf = {**DCF, "neural": {**DCF["neural"], "data": {"smooth_ms": 40}}, "baselines": {"pca": {"n_latents": 3}},
+           "report": {"n_latents": 3, "ridge_alpha": 0.1, "dcf_readout": "flowed_latents", "nlb": {"glm_l2": 1.0}, "caption_note": "x"}}
+    fit, base = plan.neural_params(dcf), plan.neural_baseline_params(dcf)
+    for p in (fit, base):
+        assert p["report"] == {"n_latents": 3, "ridge_alpha": 0.1, "dcf_readout": "flowed_latents", "nlb": {"glm_l2": 1.0}}
+        assert p["data"] == {"smooth_ms": 40}
+    assert fit["latent_dim"] == 137 and base["pca"] == {"n_latents": 3}
+
+
 def test_runs_and_figure_inputs():
     assert plan.ball_runs(DCF) == ["results/runs/dcf/ball_p50", "results/runs/dcf/ball_p3"]
     assert plan.seed_runs(DCF)[0] == "results/runs/dcf/neural_dcf_seed0"

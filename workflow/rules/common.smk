@@ -64,10 +64,6 @@ DCF_NEURAL_OK = len(DCF_NEURAL_SESSIONS) == len(DCF["neural"]["sessions"])
 DCF_USER_VIDEOS = [name for name, spec in DCF["user_video"].items() if spec["frames"]]
 
 
-def dcf_fit_params(experiment, **extra):
-    return as_arg(_dcfp.fit_params(DCF, experiment, **extra))
-
-
 def dcf_ball_params(variant):
     return as_arg(_dcfp.ball_params(DCF, variant))
 
@@ -84,7 +80,6 @@ DCF_BALL_RUNS = _dcfp.ball_runs(DCF)
 DCF_BALL_BASELINES = _dcfp.ball_baselines(DCF)
 DCF_SEED_RUNS = _dcfp.seed_runs(DCF)
 DCF_NEURAL_BASELINES = _dcfp.neural_baselines(DCF)
-DCF_NEURAL_STORES = [session_store(s) for s in DCF["neural"]["sessions"]]
 DCF_BASELINE_SEED_RUNS = _dcfp.baseline_seed_runs(DCF)
 DCF_FIGURE_INPUTS = _dcfp.figure_inputs(DCF, session_store)
 DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"], "ridge_alpha": DCF["report"]["ridge_alpha"]})

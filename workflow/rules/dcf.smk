@@ -39,7 +39,7 @@ rule dcf_train_neural:
     output:
         directory("results/runs/dcf/neural_dcf_seed{dcf_seed}"),
     params:
-        fit=dcf_fit_params(DCF["neural"], data=DCF["neural"]["data"]),
+        fit=as_arg(_dcfp.neural_params(DCF)),
         seed=lambda w: dcf_seed("neural", int(w.dcf_seed)),
         device=config["device"],
     log:
@@ -62,7 +62,7 @@ rule dcf_baseline_neural:
     output:
         directory("results/runs/dcf/neural_{dcf_method}"),
     params:
-        fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        fit=as_arg(_dcfp.neural_baseline_params(DCF)),
         seed=lambda w: dcf_seed("neural", w.dcf_method, 0),  # the same seed as its seed-0 run
         device=config["device"],
     log:
@@ -86,7 +86,7 @@ rule dcf_baseline_neural_seed:
     output:
         directory("results/runs/dcf/neural_{dcf_method}_seed{dcf_seed}"),
     params:
-        fit=as_arg({"data": DCF["neural"]["data"], **DCF["baselines"]}),
+        fit=as_arg(_dcfp.neural_baseline_params(DCF)),
         seed=lambda w: dcf_seed("neural", w.dcf_method, int(w.dcf_seed)),
         device=config["device"],
     log:
@@ -191,7 +191,6 @@ DCF_NEURAL_WHY = next((f"session {s}: {SOURCES.unavailable_reason(s)}" for s in 
 
 rule dcf_tables:
     input:
-        sessions=DCF_NEURAL_STORES if DCF_NEURAL_OK else [],
         dcf=DCF_SEED_RUNS if DCF_NEURAL_OK else [],
         baselines=DCF_NEURAL_BASELINES if DCF_NEURAL_OK else [],
         baseline_seeds=DCF_BASELINE_SEED_RUNS if DCF_NEURAL_OK else [],
@@ -212,7 +211,7 @@ rule dcf_tables:
         ball=lambda w, input: optional_arg("--ball-runs", input.ball),
         videos=lambda w, input: optional_arg("--video-runs", input.videos),
         seeds=lambda w, input: optional_arg("--baseline-seed-runs", input.baseline_seeds),
-        neural=lambda w, input: (optional_arg("--sessions", input.sessions) + optional_arg("--dcf-runs", input.dcf)
+        neural=lambda w, input: (optional_arg("--dcf-runs", input.dcf)
                                  + optional_arg("--baseline-runs", input.baselines)) if DCF_NEURAL_OK else ["--neural-unavailable", DCF_NEURAL_WHY],
     log:
         "results/logs/dcf/tables.log",

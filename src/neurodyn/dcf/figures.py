@@ -119,7 +119,7 @@ def fig_ball_comparison(runs: list[str], baseline_runs: list[str], params: dict,
     nrow = int(np.ceil(len(panels) / ncol))
     fig = plt.figure(figsize=(3.2 * ncol + 0.8, 3.0 * nrow + 0.6))
     sc = None
-    for i, (title, z) in enumerate(panels):
+    for i, (title, z, r2_windows, r2_label) in enumerate(panels):
         sc = _scatter3(fig.add_subplot(nrow, ncol, i + 1, projection="3d"), z.reshape(-1, z.shape[-1])[:, :3], angle, title)
     fig.subplots_adjust(left=0.02, right=0.88, top=0.93, bottom=0.1, wspace=0.15, hspace=0.25)
     cb = fig.colorbar(sc, cax=fig.add_axes([0.91, 0.25, 0.015, 0.5]))
@@ -175,11 +175,14 @@ def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list
     flowed = out0["flowed_latents"].numpy()
     sim = np.full_like(flowed, np.nan)
     sim[out0["simulated_index"].numpy()] = out0["simulated_latents"].numpy()
-    panels = [("DCF (flowed)", flowed), ("DCF (simulated)", sim)]
+    readout = read_config(runs[0])["report"]["dcf_readout"]
+    # each panel's velocity R²: the one its job computed for Table 1 (scores), not a refit here
+    dcf_r2 = f"Table 1 R² ({readout.replace('_', ' ')})"
+    panels = [("DCF (flowed)", flowed, out0["scores"]["vel_r2_windows"].numpy(), dcf_r2), ("DCF (simulated)", sim, None, "")]
     for r in baseline_runs:
         o = _load(r)
         if o["method"] in params["methods_shown"]:
-            panels.append((NAMES[o["method"]], o["latents"].numpy()))
+            panels.append((NAMES[o["method"]], o["latents"].numpy(), o["scores"]["vel_r2_windows"].numpy(), "velocity R²"))
     k = int(params["n_latents"])
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
@@ -187,7 +190,7 @@ def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list
     cmap = plt.get_cmap("hsv")
     n_dir = int(params["data"]["n_directions"])
     test = data.test
-    for i, (title, z) in enumerate(panels):
+    for i, (title, z, r2_windows, r2_label) in enumerate(panels):
         ax = fig.add_subplot(nrow, ncol, i + 1, projection="3d")
         for d in range(n_dir):
             sel = test[data.direction[test] == d]
@@ -199,9 +202,8 @@ def fig_neural_latents(runs: list[str], baseline_runs: list[str], sessions: list
             mean = np.nanmean(z[sel, :, :3], axis=0)
             ax.plot(mean[:, 0], mean[:, 1], mean[:, 2], color=colour, lw=1.8)
             ax.scatter(*mean[0, :3], color=colour, s=12, edgecolor="k", linewidth=0.3)
-        if title != "DCF (simulated)":
-            r2 = ev.summarise(ev.decode_velocity(z, data.velocity, data.train, test, n_latents=k, alpha=float(params["ridge_alpha"])))
-            title += f"\nvelocity R² median {r2['median']:.2f}"
+        if r2_windows is not None:
+            title += f"\n{r2_label} median {ev.summarise(r2_windows)['median']:.2f}"
         else:
             title += "\n(from each window's first steps)"
         ax.set_title(title, fontsize=8)

@@ -29,9 +29,11 @@ TRAIN_DOC = """Train DCF (coupled compressive and dynamical flows) on neural dat
 
 ``neurodyn dcf train --params JSON --kind neural|video (--sessions S.zarr ... | --frames F.npz) --seed N --out DIR``
 
-The run record holds ``model.pt`` (state_dict), ``outputs.pt`` (latents and reconstructions the tables and
-figures read) and metrics (final losses, K_eff, rMAE). Params: the ``dcf.model`` slice merged with the
-experiment's slice (see workflow/schemas/dcf.schema.yaml)."""
+The run record holds ``model.pt`` (state_dict), ``outputs.pt`` (latents and reconstructions the figures read;
+for neural data also ``scores``: the model's per-window Table 1-2 R² and its NLB metrics, computed here so the
+tables only format them) and metrics (final losses, K_eff, rMAE, score medians). Params: the ``dcf.model`` slice
+merged with the experiment's slice, and for neural data ``report`` (the dcf.report fields it scores with; see
+workflow/schemas/dcf.schema.yaml)."""
 
 
 def train_dcf(
@@ -115,6 +117,31 @@ def readouts(model: DCF, series: np.ndarray, cfg: Mapping[str, Any], device, sim
     }
 
 
+def require_report(cfg: dict[str, Any]) -> None:
+    """A neural job scores its own model: its params carry the dcf.report fields it scores with (checked before training)."""
+    from neurodyn.dcf.plan import SCORE_KEYS
+
+    missing = [k for k in SCORE_KEYS if k not in (cfg.get("report") or {})]
+    if missing:
+        raise InputError("--params", f"report.{missing[0]}", f"the dcf.report fields a neural job scores with ({', '.join(SCORE_KEYS)})")
+
+
+def neural_scores(name: str, latents: np.ndarray, reconstruction_hz: np.ndarray | None, data: NeuralData, stores, cfg: dict[str, Any],
+                  metrics: dict[str, Any], *, reference: bool = False) -> dict[str, Any]:
+    """The model's Table 1-2 and NLB scores (``neurodyn.models.dcf.evaluate.score_neural`` with ``cfg["report"]``),
+    as tensors for outputs.pt; their medians and NLB metrics are added to ``metrics``."""
+    from neurodyn.models.dcf import evaluate as ev
+
+    scores = ev.score_neural(name, latents, reconstruction_hz, data, stores, cfg["report"], cfg["data"], reference=reference)
+    scores["test_index"] = torch.as_tensor(scores["test_index"], dtype=torch.int64)
+    for key in ("vel_r2_windows", "rate_r2_windows"):
+        if scores[key] is not None:
+            metrics[key.replace("_windows", "_median")] = float(np.median(scores[key]))
+            scores[key] = torch.as_tensor(np.asarray(scores[key], np.float64))
+    metrics.update({f"nlb_{k}": v for k, v in (scores["nlb"] or {}).items()})
+    return scores
+
+
 def train(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf train", description=TRAIN_DOC.splitlines()[0])
     parser.add_argument("--params", required=True, help="the DCF config slice (model + experiment) as JSON")
@@ -126,6 +153,8 @@ def train(argv: list[str]) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     cfg = parse_params(args.params)
+    if args.kind == "neural":
+        require_report(cfg)
     device = pick_device(args.device)
     record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=[*args.sessions, *([args.frames] if args.frames else [])])
     stores = [open_session(p) for p in args.sessions]
@@ -138,6 +167,8 @@ def train(argv: list[str]) -> int:
         out["reconstruction_hz"] = torch.as_tensor(data.unz(out["reconstruction"].numpy()))
         metrics["n_train_windows"] = int(len(data.train))
         metrics["n_test_windows"] = int(len(data.test))
+        readout = out[cfg["report"]["dcf_readout"]].numpy()
+        out["scores"] = neural_scores("dcf", readout, out["reconstruction_hz"].numpy(), data, stores, cfg, metrics, reference=True)
     else:
         video: VideoData = video_from_file(args.frames) if args.frames else video_from_store(stores[0])
         series = video.frames
@@ -170,7 +201,8 @@ BASELINE_DOC = """Fit one of DCF's comparison models (VAE, LFADS, DMD, CEBRA, T-
 ``neurodyn dcf baseline --method M --kind neural|video --params JSON --sessions S.zarr ... --seed N --out DIR``
 
 Same data preparation and split as ``neurodyn dcf train``; ``outputs.pt`` holds the 3-D latents of every
-sequence and, for models that reconstruct, the firing rates (spikes/s) of every window (Table 2)."""
+sequence, for models that reconstruct the firing rates (spikes/s) of every window, and for neural data the
+model's ``scores`` (Table 1-2 per window, NLB metrics; params ``report`` as for ``neurodyn dcf train``)."""
 
 
 METHODS = tuple(COMPARISON_MODELS)
@@ -201,6 +233,8 @@ def baseline(argv: list[str]) -> int:
     cfg = parse_params(args.params)
     if args.method not in cfg:
         raise InputError("--params", args.method, f"the {args.method} hyperparameters")
+    if args.kind == "neural":
+        require_report(cfg)
     torch.set_num_threads(1)
     device = pick_device(args.device)
     record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=args.sessions)
@@ -216,6 +250,9 @@ def baseline(argv: list[str]) -> int:
             outputs["reconstruction_hz"] = torch.as_tensor(res["rates_per_step"] / (data.step_ms / 1000.0))
         elif res.get("reconstruction") is not None:
             outputs["reconstruction_hz"] = torch.as_tensor(data.unz(res["reconstruction"]))
+        recon = outputs.get("reconstruction_hz")
+        outputs["scores"] = neural_scores(args.method, np.asarray(res["latents"], np.float32), None if recon is None else recon.numpy(),
+                                          data, stores, cfg, metrics)
     else:
         video = video_from_store(stores[0])
         res = run_method(args.method, video.frames, video.frames, cfg, seed=args.seed, device=device)

@@ -15,6 +15,8 @@ RUNS = "results/runs/dcf"
 # the keys of an experiment block (ball / neural / a user video) that size one DCF fit
 FIT_KEYS = ("latent_dim", "history", "encoder", "flows", "nested_dropout", "train", "n_simulated", "rmae_ks")
 FIGURES = ("ball", "rmae", "ball-comparison", "keff", "neural-latents", "stability")
+# the dcf.report fields a neural job scores its own model with (Tables 1-2, NLB metrics: inside the job)
+SCORE_KEYS = ("n_latents", "ridge_alpha", "dcf_readout", "nlb")
 
 
 def job_seed(base_seed: int, *labels: object) -> int:
@@ -28,6 +30,21 @@ def fit_params(dcf: Dcf, experiment: Mapping[str, Any], **extra: Any) -> dict[st
     params.update({k: experiment[k] for k in FIT_KEYS if k in experiment})
     params.update(extra)
     return params
+
+
+def score_params(dcf: Dcf) -> dict[str, Any]:
+    """The ``report`` slice a neural DCF or comparison-model job scores its model with."""
+    return {k: dcf["report"][k] for k in SCORE_KEYS}
+
+
+def neural_params(dcf: Dcf) -> dict[str, Any]:
+    """A neural DCF fit: the neural experiment's sizes, its data and the scoring slice."""
+    return fit_params(dcf, dcf["neural"], data=dcf["neural"]["data"], report=score_params(dcf))
+
+
+def neural_baseline_params(dcf: Dcf) -> dict[str, Any]:
+    """A neural comparison-model fit: the data, every model's block and the scoring slice."""
+    return {"data": dcf["neural"]["data"], **dcf["baselines"], "report": score_params(dcf)}
 
 
 def ball_params(dcf: Dcf, variant: str) -> dict[str, Any]:

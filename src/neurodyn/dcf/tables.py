@@ -1,9 +1,11 @@
-"""DCF Tables 1–2, cross-seed stability, NLB metrics and the scorecard fragment, from run records and stores.
+"""DCF Tables 1–2, cross-seed stability, NLB metrics and the scorecard fragment, from run records only: each
+neural job scored its own model (outputs.pt ``scores``); here only comparisons across runs (Wilcoxon against DCF,
+cross-seed cosines) are computed.
 
-``neurodyn dcf tables --params JSON --sessions S.zarr ... --dcf-runs R ... --baseline-runs R ...
+``neurodyn dcf tables --params JSON --dcf-runs R ... --baseline-runs R ...
 [--baseline-seed-runs R ...] [--ball-runs R ...] [--video-runs R ...] --out-dir results/tables/dcf
 --scorecard results/scorecard/dcf.json``; without the neural sessions (offline, no mirror) ``--neural-unavailable
-REASON`` replaces --sessions / --dcf-runs / --baseline-runs and every neural row says why.
+REASON`` replaces --dcf-runs / --baseline-runs and every neural row says why.
 
 Writes table1_velocity_r2, table2_rate_r2, stability and nlb_metrics (.csv and .md) into --out-dir. The fragment's
 keys are those of src/neurodyn/report/published/dcf.yaml; rows the paper does not have (NLB metrics, the p = 1/3
@@ -61,7 +63,6 @@ def _md(v: Any) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf tables", description=__doc__.splitlines()[0])
     parser.add_argument("--params", required=True, help="the dcf.neural and dcf.report config slices as JSON")
-    parser.add_argument("--sessions", nargs="*", default=[])
     parser.add_argument("--dcf-runs", nargs="*", default=[], help="DCF run records, one per seed (the first is tabulated)")
     parser.add_argument("--neural-unavailable", default=None, metavar="REASON",
                         help="the neural sessions cannot be built here (why): Tables 1-2, stability and NLB rows say so")
@@ -76,8 +77,8 @@ def main(argv: list[str]) -> int:
     out_dir = Path(args.out_dir)
     if args.neural_unavailable is not None:
         card = _unavailable_neural_tables(out_dir, cfg["report"], args.neural_unavailable)
-    elif not args.sessions or not args.dcf_runs:
-        raise InputError("--sessions / --dcf-runs", "", "the neural sessions and DCF's run records, or --neural-unavailable REASON")
+    elif not args.dcf_runs:
+        raise InputError("--dcf-runs", "", "DCF's neural run records, or --neural-unavailable REASON")
     else:
         card = _neural_tables(args, cfg, out_dir)
     _ball_and_video_rows(card, args, cfg["report"])
@@ -116,53 +117,54 @@ def _unavailable_neural_tables(out_dir: Path, rep: dict[str, Any], reason: str) 
     return card
 
 
-def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path) -> dict[str, dict[str, Any]]:
-    """Tables 1-2, stability and NLB metrics from the neural sessions and the DCF / comparison run records;
-    returns the scorecard rows."""
-    from neurodyn.models.dcf import evaluate as ev
-    from neurodyn.models.dcf import nlb_eval
-    from neurodyn.models.dcf.data import prepare_neural
-    from neurodyn.store import open_session
+def _scores(run: str | Path, out: dict[str, Any]) -> dict[str, Any]:
+    if "scores" not in out:
+        raise InputError(Path(run) / "outputs.pt", "scores", "a neural run record scored by its own job (neurodyn dcf train / baseline with params.report)")
+    return out["scores"]
 
-    stores = [open_session(p) for p in args.sessions]
-    data = prepare_neural(stores, cfg["data"])
-    train, test = data.train, data.test
-    n_src = len(set(data.trial[test]))
+
+def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Tables 1-2, stability and NLB metrics from the DCF / comparison run records (each job scored its own model:
+    outputs.pt ``scores``); returns the scorecard rows. Only the comparisons across runs are computed here."""
+    from neurodyn.models.dcf import evaluate as ev
+
     rep = cfg["report"]
     k = int(rep["n_latents"])
-    latents: dict[str, np.ndarray] = {}
-    recon: dict[str, np.ndarray] = {}
+    scores: dict[str, dict[str, Any]] = {}
     seed_latents: dict[str, list[np.ndarray]] = {"dcf": []}
+    lat_of: list[tuple[str, str, np.ndarray]] = []  # (run, method, latents (n_windows, T, d)) of every run, for the stability
     for i, run in enumerate(args.dcf_runs):
         out = _outputs(run)
-        lat = out[rep["dcf_readout"]].numpy()
-        if lat.shape[0] != len(data.split):
-            raise InputError(run, "outputs.pt", f"latents of the {len(data.split)} windows of these sessions", got=lat.shape[0])
-        seed_latents["dcf"].append(lat[test, :, :k].reshape(-1, k))
+        lat_of.append((run, "dcf", out[rep["dcf_readout"]].numpy()))
         if i == 0:
-            latents["dcf"], recon["dcf"] = lat, out["reconstruction_hz"].numpy()
+            scores["dcf"] = _scores(run, out)
+    first = scores["dcf"]
+    test = np.asarray(first["test_index"])
     row_notes: dict[str, str] = {}
     for run in args.baseline_runs:
         out = _outputs(run)
         method = out["method"]
-        latents[method] = out["latents"].numpy()
+        scores[method] = _scores(run, out)
+        if not np.array_equal(np.asarray(scores[method]["test_index"]), test):
+            raise InputError(Path(run) / "outputs.pt", "scores.test_index", f"the held-out windows of {args.dcf_runs[0]} (same sessions and data config)")
         if "frames_embedded" in out:  # T-PHATE above its max_frames (neurodyn.models.dcf.embeddings.fit_tphate)
-            row_notes[method] = (f"embedded {len(out['frames_embedded'])} of {latents[method].shape[1]} frames per window "
+            row_notes[method] = (f"embedded {len(out['frames_embedded'])} of {out['latents'].shape[1]} frames per window "
                                  "(the package's operators are dense N × N), the others interpolated in time")
-        if "reconstruction_hz" in out:
-            recon[method] = out["reconstruction_hz"].numpy()
         if method in rep["stability_baselines"]:
-            seed_latents.setdefault(method, []).append(latents[method][test, :, :k].reshape(-1, k))
-    for run in args.baseline_seed_runs:
-        out = _outputs(run)
-        seed_latents.setdefault(out["method"], []).append(out["latents"].numpy()[test, :, :k].reshape(-1, k))
+            lat_of.append((run, method, out["latents"].numpy()))
+    lat_of += [(run, (out := _outputs(run))["method"], out["latents"].numpy()) for run in args.baseline_seed_runs]
+    for run, method, lat in lat_of:
+        if lat.shape[0] <= test.max(initial=-1):
+            raise InputError(Path(run) / "outputs.pt", "latents", f"latents of every window of the sessions (> {test.max()})", got=lat.shape[0])
+        seed_latents.setdefault(method, []).append(lat[test, :, :k].reshape(-1, k))
 
-    r2_vel = {m: ev.decode_velocity(z, data.velocity, train, test, n_latents=k, alpha=rep["ridge_alpha"]) for m, z in latents.items()}
-    r2_rate = {m: ev.window_r2(data.rates[test], r[test]) for m, r in recon.items()}
+    r2_vel = {m: np.asarray(sc["vel_r2_windows"]) for m, sc in scores.items()}
+    r2_rate = {m: np.asarray(sc["rate_r2_windows"]) for m, sc in scores.items() if sc["rate_r2_windows"] is not None}
     sig_vel = ev.worse_than_reference(r2_vel["dcf"], {m: v for m, v in r2_vel.items() if m != "dcf"})
     sig_rate = ev.worse_than_reference(r2_rate["dcf"], {m: v for m, v in r2_rate.items() if m != "dcf"})
+    n_test, n_train, n_src = first["n_test_windows"], first["n_train_windows"], first["n_test_source_trials"]
     absent = rep["absent"]
-    scale = f"{len(test)} held-out windows from {n_src} held-out source trial(s); {len(train)} training windows"
+    scale = f"{n_test} held-out windows from {n_src} held-out source trial(s); {n_train} training windows"
     note = rep["caption_note"]
 
     def rows_for(r2: dict[str, np.ndarray], sig: dict[str, dict[str, float]], methods: list[str]) -> list[dict[str, Any]]:
@@ -180,7 +182,7 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
     t1 = rows_for(r2_vel, sig_vel, ORDER)
     _write_table(out_dir, "table1_velocity_r2", t1,
                  TABLE1_CAPTION.format(label=rep["behaviour_label"], scale=scale, note=note))
-    t2 = rows_for(r2_rate, sig_rate, [m for m in ORDER if m in recon])
+    t2 = rows_for(r2_rate, sig_rate, [m for m in ORDER if m in r2_rate])
     _write_table(out_dir, "table2_rate_r2", t2,
                  f"**Table 2** — firing-rate reconstruction R² per held-out window (DCF: compress with the flow, then generate back; "
                  f"VAE / PCA / DMD: decode their latents; LFADS: its inferred rates) against the {cfg['data']['smooth_ms']} ms-smoothed rates, over (time, unit) "
@@ -203,18 +205,17 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
                  f"**Cross-seed stability** — pairwise cosine similarity of sign-aligned latents (DCF: {rep['dcf_readout'].replace('_', ' ')}; "
                  f"first {k} dims of the held-out windows, time-concatenated and centred). {summary_text or 'fewer than 2 seeds: not computed'}. {scale}. {note}")
 
-    # -- NLB metrics of every model's rates ---------------------------------------------------------------------
+    # -- NLB metrics of every model's rates (computed by each job; the smoothing reference by DCF's) --------------
     nlb_cfg = rep["nlb"]
-    why_not = nlb_eval.nlb_unavailable(stores, cfg["data"])
+    why_not = first["nlb_unavailable"]
     nlb_res: dict[str, dict[str, float]] = {}
     if why_not is None:
-        methods = {m: {"latents": latents[m], "heldin_hz": recon.get(m)} for m in ORDER if m in latents}
-        nlb_res = nlb_eval.evaluate_methods(stores, data, methods, nlb_cfg, data_cfg=cfg["data"])
+        nlb_res = {"smoothing": first["nlb_smoothing"], **{m: scores[m]["nlb"] for m in ORDER if m in scores}}
     nlb_rows = []
-    for m in ["smoothing"] + [m for m in ORDER if m in latents]:
+    for m in ["smoothing"] + [m for m in ORDER if m in scores]:
         r = nlb_res.get(m, {})
         how = ("reference: smoothed held-in spikes" if m == "smoothing" else
-               ("held-in: own reconstruction" if m in recon else "held-in: GLM readout") + f"; {r.get('n_latents_read_out', '?')} latents read out")
+               ("held-in: own reconstruction" if m in r2_rate else "held-in: GLM readout") + f"; {r.get('n_latents_read_out', '?')} latents read out")
         nlb_rows.append({"method": "spike smoothing" if m == "smoothing" else NAMES[m], "co_bps": r.get("co_bps_bits_per_spike"),
                          "vel_r2": r.get("vel_r2"), "psth_r2": r.get("psth_r2"), "n_test_trials": r.get("n_test_trials"),
                          "note": how if r else "not computed (see caption)"})

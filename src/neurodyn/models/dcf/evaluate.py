@@ -74,3 +74,31 @@ def pairwise_stability(latents: list[np.ndarray]) -> np.ndarray:
         for j in range(i + 1, s):
             mat[i, j] = mat[j, i] = sign_aligned_cosine(latents[i], latents[j])
     return mat
+
+
+def score_neural(name: str, latents: np.ndarray, reconstruction_hz: np.ndarray | None, data, stores, report: Mapping, data_cfg: Mapping,
+                 *, reference: bool = False) -> dict:
+    """Everything Tables 1-2 and the NLB table need from one fitted model, computed inside its job.
+
+    latents (n_windows, T, d) and reconstruction_hz (n_windows, T, N) or None, rows aligned with ``data``'s windows
+    (``neurodyn.models.dcf.data.prepare_neural``). Returns plain values: ``vel_r2_windows`` (n_test,) — Table 1's
+    ridge decode of the first ``report["n_latents"]`` latents per held-out window; ``rate_r2_windows`` (n_test,) or
+    None — Table 2; ``nlb`` — the NLB metrics of this model's rates (GLM readout), or None with ``nlb_unavailable``
+    saying why; with ``reference``, ``nlb_smoothing`` — NLB's spike-smoothing reference (one job computes it);
+    the held-out windows' indices ``test_index`` and the window counts the captions state."""
+    from neurodyn.models.dcf import nlb_eval
+
+    k = int(report["n_latents"])
+    out = {"vel_r2_windows": decode_velocity(latents, data.velocity, data.train, data.test, n_latents=k, alpha=float(report["ridge_alpha"])),
+           "rate_r2_windows": None if reconstruction_hz is None else window_r2(data.rates[data.test], reconstruction_hz[data.test]),
+           "n_train_windows": int(len(data.train)), "n_test_windows": int(len(data.test)),
+           "n_test_source_trials": int(len(set(data.trial[data.test]))), "test_index": np.asarray(data.test), "nlb": None}
+    why = nlb_eval.nlb_unavailable(stores, data_cfg)
+    out["nlb_unavailable"] = why
+    if why is None:
+        res = nlb_eval.evaluate_methods(stores, data, {name: {"latents": latents, "heldin_hz": reconstruction_hz}}, report["nlb"],
+                                        data_cfg=data_cfg, reference=reference)
+        out["nlb"] = res[name]
+        if reference:
+            out["nlb_smoothing"] = res["smoothing"]
+    return out

@@ -79,8 +79,9 @@ def evaluate_methods(
     cfg: Mapping[str, Any],
     *,
     data_cfg: Mapping[str, Any],
+    reference: bool = True,
 ) -> dict[str, dict[str, float]]:
-    """NLB metrics of every method, plus the ``smoothing`` reference.
+    """NLB metrics of every method, plus (``reference``) the ``smoothing`` reference.
 
     methods: name -> {"latents": (n, T_steps, k), "heldin_hz": (n, T_steps, N_in) or None}, rows aligned with
     ``data``'s windows. cfg: the ``nlb`` report slice (behaviour, lag_ms, psth_kernel_sd_ms, glm_l2,
@@ -129,10 +130,10 @@ def evaluate_methods(
         return out
 
     results: dict[str, dict[str, float]] = {}
-    # NLB's spike-smoothing baseline: smoothed held-in spikes are both the held-in rates and the GLM inputs
-    smooth = nlb.gaussian_smooth(held_in_spikes, float(cfg["smoothing_sd_ms"]) / bin_ms_v, axis=1)
-    smooth = np.where(np.isnan(smooth), np.nanmean(smooth, axis=(0, 1), keepdims=True), smooth)
-    results["smoothing"] = score(smooth, _glm_rates(smooth, held_out_spikes, train, cfg))
+    if reference:  # NLB's spike-smoothing baseline: smoothed held-in spikes are both the held-in rates and the GLM inputs
+        smooth = nlb.gaussian_smooth(held_in_spikes, float(cfg["smoothing_sd_ms"]) / bin_ms_v, axis=1)
+        smooth = np.where(np.isnan(smooth), np.nanmean(smooth, axis=(0, 1), keepdims=True), smooth)
+        results["smoothing"] = score(smooth, _glm_rates(smooth, held_out_spikes, train, cfg))
     k_max = cfg["n_latents"]
     for name, m in methods.items():
         lat = np.asarray(m["latents"], np.float64)
