@@ -52,6 +52,44 @@ def test_fir_resampling_equals_scipy_decimate_away_from_edges():
         np.testing.assert_allclose(out[t], reference[g // q : g // q + 40], rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("decimate_", [True, False])
+def test_window_reads_equal_block_reads(decimate_):
+    """read_windows (only the windows' samples, as an HDF5 hyperslab union reads them) gives exactly the block
+    path's values: for windows well inside, at both ends of the series (clipped: the block path), overlapping
+    (block path), with NaN samples inside a window, and it is called only for the groups it can serve."""
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(size=(20000, 3)), axis=0)
+    x[9000:9004, 1] = np.nan
+    first = np.array([100, 2000, 4000, 4100, 8900, 12000, 16000, 19800])  # 4000/4100 overlap; 100 and 19800 clipped
+    calls = []
+
+    def windows(starts, length):
+        calls.append(len(starts))
+        return np.stack([x[s : s + length] for s in starts])
+
+    for block_bytes in (1 << 12, 16 << 20):  # small blocks: many groups, some served directly
+        args = (None, lambda a, b: x[a:b], len(x), 3, first, 40, 5)
+        kw = dict(decimate=decimate_, regular_start=0, block_bytes=block_bytes)
+        np.testing.assert_array_equal(binning.resample_windows(*args, **kw, read_windows=windows), binning.resample_windows(*args, **kw))
+    assert calls and sum(calls) < 2 * len(first)
+
+
+def test_nwb_series_windows_reads_exactly_the_hyperslabs(tmp_path):
+    import h5py
+
+    from neurodyn.data.nwb import NWBReader, SeriesInfo
+
+    data = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    with h5py.File(tmp_path / "f.nwb", "w") as f:
+        f["acquisition/observations/data"] = data  # an observations-only file: no units table needed
+    with NWBReader(tmp_path / "f.nwb") as nwb:
+        info = SeriesInfo(name="observations", path="acquisition/observations", n_samples=1000, n_channels=3, columns=["x", "y", "z"],
+                          rate_hz=1000.0, starting_time_s=0.0, unit="a.u.")
+        got = nwb.series_windows(info, np.array([0, 100, 990]), 10)
+    assert got.shape == (3, 10, 3) and got.dtype == np.float64
+    np.testing.assert_array_equal(got, np.stack([data[s : s + 10] for s in (0, 100, 990)]))
+
+
 def test_fir_coefficients_equal_scipy_firwin():
     from scipy.signal import firwin
 

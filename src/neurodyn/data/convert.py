@@ -488,8 +488,9 @@ def _resample_series(nwb, info, first, n_bins, bin_ms, decimate, ts_cache) -> np
     q = int(round(q))
     read = lambda i0, i1: nwb.series_data(info, i0, i1)  # noqa: E731
     if grid[0] == "regular":
+        windows = lambda starts, length: nwb.series_windows(info, starts, length)  # noqa: E731
         return binning.resample_windows(None, read, info.n_samples, info.n_channels, first * q, n_bins, q,
-                                        decimate=decimate, regular_start=grid[1])
+                                        decimate=decimate, regular_start=grid[1], read_windows=windows)
     return binning.resample_windows(lambda: grid[1], read, info.n_samples, info.n_channels, first * q, n_bins, q, decimate=decimate)
 
 

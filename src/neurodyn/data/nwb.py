@@ -259,6 +259,24 @@ class NWBReader:
         values = self.read(f"{info.path}/data", info.path, "TimeSeries data", np.s_[start:stop])
         return np.asarray(values, dtype=np.float64).reshape(stop - start, info.n_channels)
 
+    def series_windows(self, info: SeriesInfo, starts: np.ndarray, length: int) -> np.ndarray:
+        """(W, length, n_channels) float64: samples [s, s + length) for each start, in one HDF5 read of a union of
+        hyperslabs (only those samples leave the file). ``starts`` sorted, windows not overlapping, inside the data."""
+        ds = self._dataset(f"{info.path}/data", info.path, "TimeSeries data")
+        starts = np.asarray(starts, np.int64)
+        out = np.empty((len(starts) * length, *ds.shape[1:]), np.float64)
+        if len(starts):
+            try:
+                space = ds.id.get_space()
+                space.select_none()
+                rest = tuple(ds.shape[1:])
+                for s in starts:
+                    space.select_hyperslab((int(s),) + (0,) * len(rest), (length, *rest), op=h5py.h5s.SELECT_OR)
+                ds.id.read(h5py.h5s.create_simple(out.shape), space, out, mtype=h5py.h5t.py_create(np.dtype(np.float64)))
+            except (OSError, RuntimeError, ValueError, TypeError) as err:
+                raise InputError(self.path, info.path, f"TimeSeries data, readable — {_short(err)}") from err
+        return out.reshape(len(starts), length, info.n_channels)
+
     def notes(self) -> str:
         if "general/notes" not in self.h5:
             return ""
