@@ -9,8 +9,9 @@
 
 A rehearsal is switched on by the config key ``rehearsal.max_steps`` (Snakemake exports it to every job as
 ``NEURODYN_REHEARSAL_MAX_STEPS``, see workflow/rules/common.smk). While it is set, every optimisation loop
-(``neurodyn.loop.fit``) stops after that many steps and every figure, table and scorecard row says
-"rehearsal" (``marker``): such outputs are never results.
+(``neurodyn.loop.fit``) stops after that many steps, so do the Monte-Carlo draws of ERDiff's restart criterion
+(``erdiff.align.criterion_draws``), and every figure, table and scorecard row says "rehearsal" (``marker``):
+such outputs are never results.
 """
 
 from __future__ import annotations

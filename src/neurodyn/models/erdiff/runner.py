@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurodyn import rehearsal
 from neurodyn.models.erdiff.data import Trials, match_channels
 from neurodyn.models.erdiff.diffusion import DiffusionPrior
 from neurodyn.models.erdiff.metrics import r2_pct, rmse
@@ -334,9 +335,9 @@ def average_over_draws(mean: torch.Tensor, logvar: torch.Tensor, src_mean: torch
     src_logvar (n_s, l, d): the source posterior. A draw is a posterior sample of the target (one noise tensor
     shared by the groups: common random numbers, so the groups' objectives compare) and of the source latents
     and, when ``diffusion()`` is given, its diffusion times and noise (t (1, G·n), eps (1, G·n, l, d)).
-    ``score(z_t, z_s, t, eps) -> (G,)``; returns the G averages. Why many draws: ERDiff's denoising term over 4
-    draws has a Monte-Carlo spread (~1.4 on config.yaml's pair, seed 0) larger than the gaps between a right and
-    a rotated restart in the OT and moment terms (0.2-3); at 64 draws it is ~0.35."""
+    ``score(z_t, z_s, t, eps) -> (G,)``; returns the G averages. Why shared draws: one draw's objective spreads
+    by ~3 (ERDiff's denoising term, config.yaml's pair), the difference between two restarts under the same draw
+    by ~0.4-0.6, so a few common draws separate restarts whose gaps are ~1 (16 draws: ~0.1-0.15)."""
     n = mean.shape[0] // groups
     total = torch.zeros(groups, dtype=torch.float64)
     for _ in range(draws):
@@ -535,7 +536,8 @@ def align(
     def averaged(mean: torch.Tensor, logvar: torch.Tensor, groups: int, gen: torch.Generator, score) -> list[float]:
         diffusion = (lambda: diffusion_draws(gen, x_trva.shape[0], groups)) if method in ERDIFF_VARIANTS else None
         with hutchinson_grad():
-            return average_over_draws(mean, logvar, src_mean, src_logvar, groups=groups, draws=int(params["criterion_draws"]),
+            # a rehearsal caps these draws like every optimisation loop: they are work per step, not a shape
+            return average_over_draws(mean, logvar, src_mean, src_logvar, groups=groups, draws=rehearsal.cap_steps(int(params["criterion_draws"])),
                                       gen=gen, score=score, diffusion=diffusion)
 
     @torch.no_grad()
