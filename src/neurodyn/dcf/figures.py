@@ -119,7 +119,7 @@ def fig_ball_comparison(runs: list[str], baseline_runs: list[str], params: dict,
     nrow = int(np.ceil(len(panels) / ncol))
     fig = plt.figure(figsize=(3.2 * ncol + 0.8, 3.0 * nrow + 0.6))
     sc = None
-    for i, (title, z, r2_windows, r2_label) in enumerate(panels):
+    for i, (title, z) in enumerate(panels):
         sc = _scatter3(fig.add_subplot(nrow, ncol, i + 1, projection="3d"), z.reshape(-1, z.shape[-1])[:, :3], angle, title)
     fig.subplots_adjust(left=0.02, right=0.88, top=0.93, bottom=0.1, wspace=0.15, hspace=0.25)
     cb = fig.colorbar(sc, cax=fig.add_axes([0.91, 0.25, 0.015, 0.5]))
