@@ -82,7 +82,7 @@ DCF_SEED_RUNS = _dcfp.seed_runs(DCF)
 DCF_NEURAL_BASELINES = _dcfp.neural_baselines(DCF)
 DCF_BASELINE_SEED_RUNS = _dcfp.baseline_seed_runs(DCF)
 DCF_FIGURE_INPUTS = _dcfp.figure_inputs(DCF, session_store)
-DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"], "ridge_alpha": DCF["report"]["ridge_alpha"]})
+DCF_FIGURE_PARAMS = as_arg({**DCF["figures"], "caption_note": DCF["report"]["caption_note"], "ball_note": DCF["report"]["ball_note"], "data": DCF["neural"]["data"], "n_latents": DCF["report"]["n_latents"]})
 
 
 def dcf_figure_ok(which):

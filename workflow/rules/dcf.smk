@@ -186,7 +186,7 @@ DCF_TABLE_PARAMS = as_arg({"data": DCF["neural"]["data"], "report": {**DCF["repo
 
 
 # Without the neural sessions (offline and no mirror) the tables still render, every neural row saying why.
-DCF_NEURAL_WHY = next((f"session {s}: {SOURCES.unavailable_reason(s)}" for s in DCF["neural"]["sessions"] if SOURCES.unavailable_reason(s)), "")
+DCF_NEURAL_WHY = next((f"session {s}: {why}" for s in DCF["neural"]["sessions"] if (why := SOURCES.unavailable_reason(s))), "")
 
 
 rule dcf_tables:

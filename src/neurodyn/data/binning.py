@@ -188,9 +188,9 @@ def resample_windows(
             k += 1
         members = np.asarray(members)
         starts = i0[members]
-        direct = (read_windows is not None and g is None and np.all(i1[members] - starts == length)
-                  and np.all(np.diff(starts) >= length) and np.all(lo_grid[members] - regular_start == starts))
-        if direct:  # every window lies whole inside the series: its samples, and nothing between windows
+        # a window of full length was not clipped at either end of the series, so it lies whole inside it
+        direct = read_windows is not None and g is None and np.all(i1[members] - starts == length) and np.all(np.diff(starts) >= length)
+        if direct:  # the windows' samples, and nothing between them
             local = np.asarray(read_windows(starts, length), np.float64)
         else:
             block = read(b0, b1) if b1 > b0 else np.zeros((0, n_channels))

@@ -89,6 +89,8 @@ def main(argv: list[str]) -> int:
 TABLE1_CAPTION = ("**Table 1** — {label} linear decoding R² from 3-D latents per held-out window: median (25th, 75th percentile). "
                   "* = significantly worse than DCF (one-sided Wilcoxon signed-rank, Bonferroni, p < 0.05). {scale}. {note}")
 RATE_MODELS = ("dcf", "vae", "lfads", "dmd", "pca")  # the models with a rate reconstruction (Table 2)
+# the scorecard's per-model rows (keys of report/published/dcf.yaml): table, metric, models
+CARD_ROWS = (("table1", "vel_r2", ORDER[:-1]), ("table2", "rate_r2", ("dcf", "vae", "lfads")))
 
 
 def _unavailable_neural_tables(out_dir: Path, rep: dict[str, Any], reason: str) -> dict[str, dict[str, Any]]:
@@ -110,8 +112,7 @@ def _unavailable_neural_tables(out_dir: Path, rep: dict[str, Any], reason: str) 
     _write_table(out_dir, "nlb_metrics", [{"method": name, "co_bps": None, "vel_r2": None, "psth_r2": None, "n_test_trials": None, "note": why}
                                           for name in ["spike smoothing"] + [NAMES[m] for m in ORDER]],
                  f"**NLB metrics** (not in the DCF paper). {why}. {rep['caption_note']}")
-    card = {f"table1.{m}.vel_r2_median": {"ours": None, "note": absent.get(m, why)} for m in ORDER[:-1]}
-    card.update({f"table2.{m}.rate_r2_median": {"ours": None, "note": absent.get(m, why)} for m in ("dcf", "vae", "lfads")})
+    card = {f"{table}.{m}.{metric}_median": {"ours": None, "note": absent.get(m, why)} for table, metric, models in CARD_ROWS for m in models}
     card["fig.neural_cross_seed_cosine"] = {"ours": None, "note": why}
     card["nlb.dcf.co_bps_bits_per_spike"] = {"ours": None, "note": f"not in the paper; {why}"}
     return card
@@ -228,7 +229,7 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
     # -- scorecard fragment (keys: src/neurodyn/report/published/dcf.yaml) ------------------------------------
     measured = f"measured on {scale}; {note}".strip()
     card: dict[str, dict[str, Any]] = {}
-    for table, metric, r2, sig, methods in (("table1", "vel_r2", r2_vel, sig_vel, ORDER[:-1]), ("table2", "rate_r2", r2_rate, sig_rate, ["dcf", "vae", "lfads"])):
+    for (table, metric, methods), r2, sig in zip(CARD_ROWS, (r2_vel, r2_rate), (sig_vel, sig_rate)):
         for m in methods:
             key = f"{table}.{m}.{metric}_median"
             if m in r2:
