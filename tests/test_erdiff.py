@@ -365,6 +365,47 @@ def test_screening_makes_the_end_of_run_choice_early():
         assert full["metrics"]["screen_steps"] == 0 and len(full["metrics"]["restart_criteria"]) == 3
 
 
+def test_two_stages_choose_like_the_prior_free_ablation_then_refine_under_the_prior():
+    """refine_steps = k: for align.steps steps ERDiff trains exactly as its w/o-prior ablation (same restarts, same
+    criteria, same choice: the denoising term draws nothing while off), then the kept restart trains k more steps
+    under the full objective (its read-in moves on from the ablation's; the others stay as the ablation left them).
+    The DSM-only ablation, which has no other term, has one stage."""
+    from neurodyn.models.erdiff.mla import MaximumLikelihoodAlignment
+    from neurodyn.models.erdiff.runner import align, train_prior, train_source
+
+    gen = torch.Generator().manual_seed(4)
+    source, target = _tiny_pair(gen)
+    vae, out = train_source(source, {**SMALL_VAE, "latent_dim": 2, "steps": 20}, seed=0, device="cpu")
+    prior, _ = train_prior(vae, source, {**SMALL_PRIOR, "steps": 10}, variant="full", seed=0, device="cpu")
+    params = {**SMALL_ALIGN, "restarts": 3, "select": "objective", "read_in_init": "random", "steps": 4, "screen_steps": 0}
+    block = {"moment_weight": 1.0, "ot_weight": 1.0}
+
+    def run(method, refine):
+        return align(method=method, vae=vae, vae_payload=out["payload"], source=source, target=target, params=params,
+                     method_params={**block, "refine_steps": refine}, prior=prior, seed=0, device="cpu")
+
+    no_prior, two_stage, one_stage = run("erdiff_no_prior", 5), run("erdiff", 5), run("erdiff", 0)
+    a, b = no_prior["metrics"], two_stage["metrics"]
+    assert (a["steps"], a["screen_steps"], b["steps"], b["screen_steps"]) == (4, 0, 9, 4)
+    assert np.allclose(a["restart_criteria"], b["restart_criteria"], rtol=1e-5)
+    assert a["selected_restart"] == b["selected_restart"]
+    kept = b["selected_restart"]
+    assert not torch.allclose(no_prior["read_in"]["weight"], two_stage["read_in"]["weight"])
+    others = [r for r in range(3) if r != kept]
+    assert torch.allclose(no_prior["restart_read_ins"]["weight"][others], two_stage["restart_read_ins"]["weight"][others], atol=1e-6)
+    # in one stage the prior shapes every step: the restarts' criteria differ from the ablation's
+    assert one_stage["metrics"]["steps"] == 4 and not np.allclose(a["restart_criteria"], one_stage["metrics"]["restart_criteria"], rtol=1e-5)
+    z = torch.randn(6, source.x.shape[1], 2, generator=gen)
+    dsm_only = MaximumLikelihoodAlignment(prior=prior, prior_warmup_steps=4)
+    dsm_only.at_step(0)
+    assert dsm_only.prior_warmup_steps == 0 and dsm_only.prior_on
+    full = MaximumLikelihoodAlignment(prior=prior, prior_warmup_steps=4, **block)
+    for step, on in ((0, False), (3, False), (4, True)):
+        full.at_step(step)
+        loss = full(z, z_source=z, gen=torch.Generator().manual_seed(0))
+        assert (float(loss["dsm"]) != 0.0) is on, step
+
+
 def test_objective_is_scored_at_a_reference_read_in_with_the_chosen_ones_draws():
     """criterion_at_reference scores the label-free objective at another read-in (the oracle's, in a job) with
     the draws used at the chosen one: the chosen read-in as its own reference scores exactly the same."""

@@ -43,6 +43,7 @@ def test_full_and_demo_configs_are_valid():
         (lambda c: c["datasets"]["mc_maze"]["assets"]["train"].update(path="sub-Jenkins/../../x.nwb"), "datasets.mc_maze.assets.train.path", "text matching"),
         (lambda c: c["unpinned"]["000688"]["assets"].append("sub-C/a b.nwb"), "unpinned.000688.assets." + str(len(FULL["unpinned"]["000688"]["assets"])), "text matching"),
         (lambda c: c.pop("seed"), "seed", "present"),
+        (lambda c: c["erdiff"]["method"]["erdiff"].update(refine_steps=-1), "erdiff.method.erdiff.refine_steps", ">= 0"),
     ],
 )
 def test_bad_key_names_its_path(edit, field, expected):
@@ -115,6 +116,16 @@ def test_references_are_checked():
     bad["sessions"]["mc_maze_train"]["source"]["dandi"]["dataset"] = "mc_mazee"
     with pytest.raises(InputError, match="sessions.mc_maze_train.source.dandi.dataset"):
         ndc.check_references(bad)
+
+
+def test_screening_must_come_before_the_alignment_ends():
+    bad = copy.deepcopy(FULL)
+    bad["erdiff"]["align"]["screen_steps"] = bad["erdiff"]["align"]["steps"]
+    ndc.validate(bad, "config.yaml")  # each value alone is well-formed: the check is across keys
+    with pytest.raises(InputError) as err:
+        ndc.check_references(bad, "config.yaml")
+    assert err.value.field == "erdiff.align.screen_steps"
+    assert "fewer than erdiff.align.steps (300)" in err.value.line()
 
 
 def test_merge_replaces_lists_and_merges_dicts():

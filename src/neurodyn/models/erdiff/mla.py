@@ -50,9 +50,12 @@ class MaximumLikelihoodAlignment(nn.Module):
     def __init__(self, *, prior: DiffusionPrior, t_samples: int = 1, divergence_weight: float = 1.0,
                  hutchinson_samples: int = 1, ot_weight: float = 0.0, moment_weight: float = 0.0,
                  sinkhorn_eps: float = 0.1, sinkhorn_iters: int = 50, weighting: str = "uniform",
-                 dsm_weight: float = 1.0, moment_ridge: float = 1e-3):
+                 dsm_weight: float = 1.0, moment_ridge: float = 1e-3, prior_warmup_steps: int = 0):
         super().__init__()
         self.dsm_weight, self.moment_ridge = dsm_weight, moment_ridge
+        # without a moment or OT term a warm-up would leave no objective at all: the DSM-only ablation has none
+        self.prior_warmup_steps = int(prior_warmup_steps) if (ot_weight or moment_weight) and dsm_weight else 0
+        self.prior_on = True
         self.prior = prior
         for p in self.prior.parameters():
             p.requires_grad_(False)
@@ -62,6 +65,10 @@ class MaximumLikelihoodAlignment(nn.Module):
         self.ot_weight, self.moment_weight = ot_weight, moment_weight
         self.sinkhorn_eps, self.sinkhorn_iters = sinkhorn_eps, sinkhorn_iters
         self.register_buffer("w2", dsm_weights(prior, weighting))
+
+    def at_step(self, i: int) -> None:
+        """Switch the denoising term on from optimisation step ``prior_warmup_steps`` (off before it)."""
+        self.prior_on = i >= self.prior_warmup_steps
 
     def drift(self, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Forward VP-SDE drift f(Z, t) = −½ β(t) Z (discrete β_t as the rate per step)."""
@@ -82,7 +89,8 @@ class MaximumLikelihoodAlignment(nn.Module):
         t_samples = self.t_samples if t is None else t.shape[0]
         dsm = z.new_zeros(groups)
         div = z.new_zeros(groups)
-        if self.dsm_weight:
+        dsm_weight = self.dsm_weight if self.prior_on else 0.0
+        if dsm_weight:
             for k in range(t_samples):
                 tk = _randint(steps, (n,), gen, z.device) if t is None else t[k]
                 ek = _randn(z0.shape, gen, z.device) if eps is None else eps[k]
@@ -93,7 +101,7 @@ class MaximumLikelihoodAlignment(nn.Module):
                     d = hutchinson_divergence(lambda v: self.drift(v, tk), zt, n_samples=self.hutchinson_samples, gen=gen)
                     div = div + d.view(groups, -1).mean(1)
             dsm, div = dsm / t_samples, div / t_samples
-        per_group = self.dsm_weight * (dsm - 2.0 * self.divergence_weight * div)
+        per_group = dsm_weight * (dsm - 2.0 * self.divergence_weight * div)
         out = {"dsm": dsm.sum(), "divergence": div.sum()}
         if (self.ot_weight or self.moment_weight) and z_source is None:
             raise ValueError("OT / moment terms need source latents")
