@@ -25,6 +25,7 @@ LABELS = {
     "erdiff_dsm_only": "ERDiff, DSM only (paper's equation)",
     "erdiff_moment_only": "Moment term only (no prior)",
     "erdiff_no_prior": "ERDiff w/o prior (moment + OT terms)",
+    "erdiff_one_stage": "ERDiff, one stage (prior from the first step)",
     "erdiff": "ERDiff",
 }
 SETTING_LABELS = {"cross_day": "Cross-day", "inter_subject": "Inter-subject", "synthetic": "Synthetic"}

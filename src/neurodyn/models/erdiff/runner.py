@@ -29,9 +29,11 @@ from neurodyn.models.erdiff.vae import SequentialVAE
 from neurodyn.loop import fit
 
 ERDIFF_VARIANTS = {"erdiff": (True, True), "erdiff_wo_s": (False, True), "erdiff_wo_t": (True, False),
-                   "erdiff_dsm_only": (True, True), "erdiff_moment_only": (True, True), "erdiff_no_prior": (True, True)}
+                   "erdiff_dsm_only": (True, True), "erdiff_moment_only": (True, True), "erdiff_no_prior": (True, True),
+                   "erdiff_one_stage": (True, True)}
 # the prior each ERDiff variant aligns under (the moment-only ablation uses only the full prior's standardisation)
-PRIOR_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t", "erdiff_dsm_only": "full", "erdiff_moment_only": "full", "erdiff_no_prior": "full"}
+PRIOR_OF = {"erdiff": "full", "erdiff_wo_s": "wo_s", "erdiff_wo_t": "wo_t", "erdiff_dsm_only": "full", "erdiff_moment_only": "full", "erdiff_no_prior": "full",
+            "erdiff_one_stage": "full"}
 
 
 def align_methods() -> list[str]:
@@ -362,6 +364,7 @@ ERDIFF_OVERRIDES = {
     "erdiff_dsm_only": {"moment_weight": 0.0, "ot_weight": 0.0},
     "erdiff_moment_only": {"dsm_weight": 0.0, "ot_weight": 0.0},
     "erdiff_no_prior": {"dsm_weight": 0.0},  # what the diffusion prior adds: ERDiff's objective without it
+    "erdiff_one_stage": {"refine_steps": 0},  # every term from the first step, restarts compared by the full objective
 }
 
 
