@@ -36,6 +36,8 @@ rule erdiff_experiment:
     benchmark:
         "results/benchmarks/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}.tsv"
     threads: 1
+    # the longest jobs of the demo: started first, they no longer run alone at its end (10:17 -> see README)
+    priority: 10
     resources:
         **train_resources(mem_mb=6000, runtime=240),  # + gpu, partition: config resources.train; the rehearsal slice peaked at 2035 MB on 60-trial stand-ins
     conda:
