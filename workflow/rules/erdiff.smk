@@ -36,7 +36,7 @@ rule erdiff_experiment:
     benchmark:
         "results/benchmarks/erdiff/{erd_pair}/d{erd_dim}/s{erd_seed}.tsv"
     threads: 1
-    # the longest jobs of the demo: started first, they no longer run alone at its end (10:17 -> see README)
+    # the demo's longest jobs, started first so that none runs alone at its end (10:17 without, 9:48 with: benchmarks/README.md §5)
     priority: 10
     resources:
         **train_resources(mem_mb=6000, runtime=240),  # + gpu, partition: config resources.train; the rehearsal slice peaked at 2035 MB on 60-trial stand-ins

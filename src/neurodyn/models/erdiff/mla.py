@@ -26,7 +26,9 @@ puts Σ_t⁻¹ in the trace term, so a target that shrinks pays tr(Σ_t⁻¹Σ_s
 three terms are per trial, summed over the l×d latent entries (DSM: Σ over entries; KL: Σ over bins; OT: the
 debiased Sinkhorn divergence S_ε of costs ‖·‖²/(l·d), multiplied back by l·d), so their weights compare.
 dsm_weight = 0 (and ot_weight = 0) gives the "moment term only (no prior)" ablation, moment_weight = ot_weight = 0
-the paper's pure equation.
+the paper's pure equation. ``prior_warmup_steps`` keeps the denoising term off before that optimisation step
+(``at_step``): ERDiff's two stages (config ``refine_steps``, ``runner.align``) choose a basin by the KL and OT and
+refine it under the prior.
 
 Why the OT term is on (config ``ot_weight``): per-bin Gaussian moments cannot tell a right alignment from a wrong
 one that keeps every bin's mean and covariance — centre-out trials pooled over reach directions have per-bin
