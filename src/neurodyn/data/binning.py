@@ -146,8 +146,9 @@ def resample_windows(
     each window's first edge. Returns (T, n_bins, n_channels) float32 (NaN where the edge sample is missing).
 
     Windows are processed in groups whose samples are read in one block of at most ``block_bytes``; within a
-    group the FIR runs as one batched FFT convolution over each window's samples +-250 (y[n] = (h * x)[n q + 500]
-    for the symmetric 501-tap h), so the cost is a few FFTs per group, not 501 multiply-adds per output in Python.
+    group the FIR (y[n] = (h * x)[n q + 500] for the symmetric 501-tap h, over each window's samples +-250) runs as
+    one matrix product with a banded (L, n_bins) matrix of shifted copies of h: only the outputs at bin edges are
+    computed, by BLAS.
     With ``read_windows(starts, L) -> (W, L, n_channels)`` (one read of just those samples: an HDF5 hyperslab
     union) a regular series' group of complete, non-overlapping windows reads only its windows' samples, not
     the gaps between them (trials' behaviour windows cover a fraction of a 1 kHz recording).
@@ -169,9 +170,11 @@ def resample_windows(
         i0 = np.searchsorted(g, lo_grid, side="left")
         i1 = np.searchsorted(g, hi_grid, side="left")
     if half:
-        h = fir_coefficients(q)
-        n_fft = 1 << int(np.ceil(np.log2(length + FIR_TAPS)))
-        h_f = np.fft.rfft(h, n_fft)
+        # y[b] = (h * x)[b q + 500] = sum_j h[j] x[b q + j] (h symmetric): one (L, n_bins) banded matrix, so a group's
+        # FIR is a single BLAS product instead of two FFTs per window and channel that compute q times the outputs
+        fir = np.zeros((length, n_bins))
+        rows = q * np.arange(n_bins)[None, :] + np.arange(FIR_TAPS + 1)[:, None]  # (501, n_bins)
+        fir[rows, np.broadcast_to(np.arange(n_bins), rows.shape)] = fir_coefficients(q)[:, None]
     edges = half + q * np.arange(n_bins)
     per_trial = length * n_channels * 8
     max_samples = max(1, block_bytes // (8 * max(n_channels, 1)))
@@ -207,8 +210,7 @@ def resample_windows(
             nan_rows = np.flatnonzero(np.isnan(local).any(axis=(1, 2)))
             for j in nan_rows:
                 local[j] = _fill_nans(local[j])
-            conv = np.fft.irfft(np.fft.rfft(local, n_fft, axis=1) * h_f[None, :, None], n_fft, axis=1)
-            values = conv[:, q * np.arange(n_bins) + FIR_TAPS]
+            values = np.tensordot(local, fir, axes=([1], [0])).transpose(0, 2, 1)  # (M, L, C) . (L, n_bins) -> (M, n_bins, C)
         else:
             values = local[:, edges]
         values[missing] = np.nan
