@@ -71,7 +71,7 @@ rule dcf_baseline_neural:
         "results/benchmarks/dcf/baseline_neural_{dcf_method}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=8000,  # the rehearsal of 2026-12-03 peaked at 4.7-5.0 GB (MC_Maze full size, scored in the job: NLB GLMs)
         runtime=600,
         gpu=0,
     conda:
@@ -95,7 +95,7 @@ rule dcf_baseline_neural_seed:
         "results/benchmarks/dcf/baseline_neural_{dcf_method}_seed{dcf_seed}.tsv"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=8000,  # the rehearsal of 2026-12-03 peaked at 4.7-5.0 GB (MC_Maze full size, scored in the job: NLB GLMs)
         runtime=600,
         gpu=0,
     conda:
