@@ -495,10 +495,11 @@ def align(
         # ERDiff's two stages: the restarts compared where the prior-free stage ends, the kept one refined under the prior
         screen_at = objective.prior_warmup_steps
     run_steps = rehearsal.cap_steps(steps)
-    if run_steps < steps:  # a rehearsal's few steps still go through both stages
-        screen_at = min(screen_at, max(run_steps - 1, 1))
+    if run_steps < steps:  # a rehearsal's few steps still go through both stages: the second is its last step
+        last = max(run_steps - 1, 1)
+        screen_at = min(screen_at, last)
         if refine:
-            objective.prior_warmup_steps = max(run_steps - 1, 1)
+            objective.prior_warmup_steps = last
 
     def active() -> list[int]:
         """The restarts still training: all of them, or after screening the one kept."""
