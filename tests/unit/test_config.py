@@ -161,7 +161,8 @@ def test_config_seed_reaches_every_training_job():
     import re
 
     def seeds(base: int) -> dict[str, str]:
-        proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--printshellcmds", "--profile", "profiles/demo",
+        # -F: plan every job even where the demo has already run in this checkout (README: demo, then tests)
+        proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-F", "--printshellcmds", "--profile", "profiles/demo",
                                "--config", f"seed={base}"], cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr[-2000:]
         out = {}
