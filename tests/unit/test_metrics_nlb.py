@@ -131,6 +131,33 @@ def test_vel_r2_decode_groups_fit_separate_decoders():
     assert separate > 0.999 > pooled
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_ridge_alpha_choice_is_gridsearchcv_s(seed):
+    """The eigenbasis choice of the decoder's penalty picks what NLB's GridSearchCV(Ridge()) picks, and the
+    decoded R² is the same, on problems where the penalty matters (few samples, many correlated inputs)."""
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV
+
+    rng = np.random.default_rng(seed)
+    n, p = int(rng.integers(40, 120)), int(rng.integers(10, 40))
+    x = rng.normal(size=(n, 3)) @ rng.normal(size=(3, p)) + 0.3 * rng.normal(size=(n, p)) + 2.0
+    y = x[:, :2] @ rng.normal(size=(2, 2)) + rng.normal(scale=float(rng.uniform(0.5, 5.0)), size=(n, 2))
+    alphas = np.logspace(-4, 3, 15)  # a wider grid than NLB's, so that the choice is not always an end point
+    search = GridSearchCV(Ridge(), {"alpha": alphas}).fit(x, y)
+    ours = nlb.ridge_alpha_by_cv(x, y, alphas)
+    assert ours == pytest.approx(search.best_params_["alpha"])
+    assert np.allclose(Ridge(alpha=ours).fit(x, y).predict(x), search.predict(x))
+
+
+def test_ridge_alpha_choice_varies_with_the_noise():
+    """The choice has teeth: pure noise needs the largest penalty, a noiseless map the smallest."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 30))
+    alphas = np.logspace(-4, 4, 9)
+    assert nlb.ridge_alpha_by_cv(x, x[:, :2] @ rng.normal(size=(2, 2)), alphas) == alphas[0]
+    assert nlb.ridge_alpha_by_cv(x, rng.normal(size=(200, 2)), alphas) == alphas[-1]
+
+
 def test_vel_r2_hand_computed_perfect_and_constant():
     # y = 2x exactly: R² = 1 (alpha ≤ 1 barely shrinks a large-variance regressor)
     x = np.arange(20.0).reshape(1, 20, 1) * 10

@@ -155,6 +155,53 @@ def test_fit_stops_at_the_cap(monkeypatch):
     assert calls == [0, 1, 2] and res.steps == 3
 
 
+def test_ode_solves_and_glm_fits_stop_at_the_cap(monkeypatch):
+    """Beyond the training loops, a rehearsal caps DCF's ODE solves (Euler, `cap` field evaluations per unit of
+    time) and both Poisson GLM fitters' iterations; outside one, the configured solver and iterations run."""
+    import numpy as np
+    import torch
+
+    from neurodyn.metrics import glm
+    from neurodyn.models.dcf.model import _ode_kwargs
+
+    ode = {"method": "dopri5", "rtol": 1e-4, "atol": 1e-5, "max_num_steps": 1000, "step_size": 0.05}
+    monkeypatch.delenv(rehearsal.ENV_MAX_STEPS, raising=False)
+    assert _ode_kwargs(ode)["method"] == "dopri5"
+    from torchdiffeq import odeint
+
+    evals = []
+
+    def field(t, y):
+        evals.append(float(t))
+        return -y
+
+    odeint(field, torch.ones(3), torch.tensor([1.0, 0.0]), **_ode_kwargs(ode))
+    assert len(evals) > 6  # dopri5: at least one step of 6 stages
+    monkeypatch.setenv(rehearsal.ENV_MAX_STEPS, "2")
+    assert _ode_kwargs(ode) == {"method": "euler", "options": {"step_size": 0.5}}
+    evals.clear()
+    odeint(field, torch.ones(3), torch.tensor([1.0, 0.0]), **_ode_kwargs(ode))
+    assert len(evals) == 2
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = rng.poisson(np.exp(0.5 * x @ rng.normal(size=(3, 2)))).astype(float)
+    calls = {"n": 0}
+    real_exp = torch.exp
+
+    def counting_exp(t):
+        calls["n"] += 1
+        return real_exp(t)
+
+    monkeypatch.setattr(glm.torch, "exp", counting_exp)
+    glm.fit_poisson_glm_lbfgs(x, y, l2=1e-3, max_iter=200)
+    capped = calls["n"]
+    monkeypatch.delenv(rehearsal.ENV_MAX_STEPS)
+    calls["n"] = 0
+    glm.fit_poisson_glm_lbfgs(x, y, l2=1e-3, max_iter=200)
+    assert capped <= 4 < calls["n"]  # L-BFGS: at most a few closure calls per capped iteration
+
+
 def test_atomic_outputs_are_marked_only_in_a_rehearsal(tmp_path, monkeypatch):
     from neurodyn.utils.atomic import write_text
 

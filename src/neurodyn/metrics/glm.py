@@ -18,6 +18,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
+from neurodyn import rehearsal  # a rehearsal (config rehearsal.max_steps) caps both fitters' iterations
+
 
 def fit_poisson_glm_lbfgs(x: np.ndarray, y: np.ndarray, *, l2: float, max_iter: int) -> dict[str, np.ndarray]:
     """Poisson GLM per output unit, fit jointly by L-BFGS (float64, CPU): minimise
@@ -33,7 +35,7 @@ def fit_poisson_glm_lbfgs(x: np.ndarray, y: np.ndarray, *, l2: float, max_iter: 
     mean_y = np.nanmean(y, 0)
     w = torch.zeros(x.shape[1], y.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.tensor(np.log(np.maximum(mean_y, 1e-6)), dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=int(max_iter), line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=rehearsal.cap_steps(int(max_iter)), line_search_fn="strong_wolfe", tolerance_grad=1e-9, tolerance_change=1e-12)
     n_obs = obs.sum().clamp_min(1)
 
     def closure():
@@ -66,7 +68,7 @@ def poisson_glm_newton(design: torch.Tensor, counts: torch.Tensor, *, ridge: flo
     beta[-1] = counts.mean(0).clamp(min=1e-3).log()
     eye = ridge * n * torch.eye(p, device=design.device, dtype=design.dtype)
     eye[-1, -1] = 0.0
-    for _ in range(iterations):
+    for _ in range(rehearsal.cap_steps(iterations)):
         rate = (design @ beta).clamp(max=20.0).exp()  # (n, N)
         grad = design.T @ (counts - rate) - eye @ beta  # (p, N)
         hess = torch.einsum("ip,ic,iq->cpq", design, rate, design) + eye  # (N, p, p)

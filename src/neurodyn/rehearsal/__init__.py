@@ -9,8 +9,9 @@
 
 A rehearsal is switched on by the config key ``rehearsal.max_steps`` (Snakemake exports it to every job as
 ``NEURODYN_REHEARSAL_MAX_STEPS``, see workflow/rules/common.smk). While it is set, every optimisation loop
-(``neurodyn.loop.fit``) stops after that many steps, so do the Monte-Carlo draws of ERDiff's restart criterion
-(``erdiff.align.criterion_draws``), and every figure, table and scorecard row says "rehearsal" (``marker``):
+(``neurodyn.loop.fit``, CEBRA's) stops after that many steps, so do the Monte-Carlo draws of ERDiff's restart
+criterion (``erdiff.align.criterion_draws``), both Poisson GLM fitters' iterations, and DCF's ODE solves (that many
+Euler steps per unit of time instead of the configured solver), and every figure, table and scorecard row says "rehearsal" (``marker``):
 such outputs are never results.
 """
 
@@ -50,21 +51,10 @@ def cap_steps(n_steps: int) -> int:
     return n_steps if cap is None or not n_steps else min(int(n_steps), cap)
 
 
-# Jobs that cannot finish on a 2-core CPU machine within the rehearsal's budget even with the step cap: their
-# cost is not optimisation (capped) but paper-scale inference. scripts/rehearse.sh leaves them out (Snakemake
-# --omit-from: they and what depends on them; a rule name or an output) where torch sees no GPU, says so with these
-# reasons, and the issue note gives the numbers. REHEARSAL_OMIT overrides the list (empty: run everything).
-CPU_OMIT = {
-    "dcf_train_neural": (
-        "DCF on NLB MC_Maze at paper size, 5 seeds: after its 2 capped steps (~1 s) each run's readouts push all "
-        "789 windows x 100 frames (78,900 x 137) through two dopri5 solves of the 4 x 256 MLP flows and roll 197 test "
-        "windows 100 steps ahead; alone on a quiet 2-core machine one seed took 479 s wall, 460 CPU-s and 5.2 GB "
-        "(2026-12-02), i.e. ~38 CPU-min for the 5 seeds, against a 60 CPU-min budget (30 min x 2 cores) of which the rest of the rehearsal took 50 (with 4 ERDiff restarts; 16 now)"
-    ),
-    "dcf_train_ball": (
-        "DCF on the 28 x 28 rotating ball at paper size (4-level conv U-Nets, 32-256 channels), 2 variants: 2 capped "
-        "steps take seconds, then the readouts (dopri5 through the U-Nets for all 500 frames, 10 videos simulated 50 "
-        "steps, the rMAE curve over 7 K values) had run 12.8 CPU-min (1.8 GB) without finishing, alone on a quiet "
-        "2-core machine (2026-12-02)"
-    ),
-}
+# Jobs that cannot finish on a 2-core CPU machine within the rehearsal's budget even with the step cap.
+# scripts/rehearse.sh leaves them out (Snakemake --omit-from: they and what depends on them) where torch sees no
+# GPU, says so with their reasons, and REHEARSAL_OMIT overrides the list (empty: run everything). None since
+# 2026-12-06: DCF's neural and ball jobs used to be here, their adaptive ODE readouts taking 460 CPU-s per MC_Maze
+# seed and over 13 CPU-min per ball variant; the cap now reaches their solves (Euler, `max_steps` evaluations per
+# unit of time, neurodyn.models.dcf.model) and the GLM fits that score them (neurodyn.metrics.glm): 70 s and 125 s.
+CPU_OMIT: dict[str, str] = {}

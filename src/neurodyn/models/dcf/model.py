@@ -27,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from neurodyn import rehearsal
 from neurodyn.models.dcf.nets import ConvEncoder, MLPEncoder, MLPField, UNetField
 
 
@@ -258,6 +259,13 @@ class DCF(nn.Module):
 
 
 def _ode_kwargs(ode: Mapping[str, Any]) -> dict[str, Any]:
+    cap = rehearsal.max_steps()
+    if cap is not None:
+        # a rehearsal caps every solve like every loop: `cap` Euler steps (one field evaluation each) per unit of
+        # time (each flow and each dynamical step spans at most 1), the same shapes through the same fields.
+        # Untrained adaptive solves are the readouts' whole cost on a CPU (dopri5: 460 CPU-s per MC_Maze seed,
+        # 2026-12-02; the ball's U-Nets did not finish in 13 min).
+        return {"method": "euler", "options": {"step_size": 1.0 / cap}}
     kwargs: dict[str, Any] = {"method": ode["method"]}
     if ode["method"] in ("dopri5", "dopri8", "bosh3", "adaptive_heun"):
         kwargs.update(rtol=ode["rtol"], atol=ode["atol"], options={"max_num_steps": int(ode["max_num_steps"])})
