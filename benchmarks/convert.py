@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         for bin_ms in args.bins:
             spec = spec_for(bin_ms)
             store = Path(tmp) / f"s{bin_ms}.zarr"
-            ours = run_measured([sys.executable, "-m", "neurodyn", "convert", "--input", str(nwb), "--spec", json.dumps(spec),
+            ours = run_measured([sys.executable, "-m", "neurodyn", "convert", "--inputs", f"source={nwb}", "--params", json.dumps(spec),
                                  "--out", str(store)], env=env)
             if ours["returncode"] != 0:
                 print(f"neurodyn convert failed: {ours['stderr_tail']}", file=sys.stderr)

@@ -259,4 +259,4 @@ def download_argv(spec, api_url: str, out, *extra: str) -> list[str]:
     raw_dir = Path(out).parents[len(Path(spec.path).parts)]  # out is <raw_dir>/<dandiset>/<path>
     dandi = {"api_url": api_url, "raw_dir": str(raw_dir), "lock_file": "x.yaml", "timeout_s": 2, "retries": 2,
              "backoff_s": 0.01, "chunk_bytes": 65536}
-    return ["download", "--asset", json.dumps(asset), "--dandi", json.dumps(dandi), "--out", str(out), *extra]
+    return ["download", "--params", json.dumps({"asset": asset, "dandi": dandi}), "--out", str(out), *extra]

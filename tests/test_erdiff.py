@@ -596,7 +596,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
         assert err.count("\n") == 1 and all(w in err for w in words), err
 
     # a source session without train trials
-    one_line_error(["erdiff", "experiment", "--source-session", str(tmp_path / "bad.zarr"), "--target-session", str(tmp_path / "good.zarr"),
+    one_line_error(["erdiff", "experiment", "--inputs", "source_session=" + str(tmp_path / "bad.zarr"), "target_session=" + str(tmp_path / "good.zarr"),
                     "--params", json.dumps(_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"})),
                     "--seed", "0", "--out", str(tmp_path / "run")], "split")
     assert not (tmp_path / "run").exists() and not (tmp_path / "run.partial").exists()
@@ -605,11 +605,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     cases = [(_experiment_params([("erdiff_v2", 1.0)], behaviour=None), "good", "plan"), ({"vae": SMALL_VAE}, "good", "plan"),
              (_experiment_params([("jsdm", 1.0)], behaviour=None, synthetic={**params, "domain": "target"}), "long", "time")]
     for spec, target, word in cases:
-        one_line_error(["erdiff", "experiment", "--source-session", str(tmp_path / "good.zarr"), "--target-session", str(tmp_path / f"{target}.zarr"),
+        one_line_error(["erdiff", "experiment", "--inputs", "source_session=" + str(tmp_path / "good.zarr"), "target_session=" + str(tmp_path / f"{target}.zarr"),
                         "--params", json.dumps(spec), "--seed", "0", "--out", str(tmp_path / "job")], word)
         assert not (tmp_path / "job").exists() and not (tmp_path / "job.partial").exists()
-    proc = subprocess.run([sys.executable, "-m", "neurodyn", "erdiff", "experiment", "--source-session", str(tmp_path / "good.zarr"),
-                           "--target-session", str(tmp_path / "good.zarr"), "--params", "{}", "--seed", "0", "--out", str(tmp_path / "job")],
+    proc = subprocess.run([sys.executable, "-m", "neurodyn", "erdiff", "experiment", "--inputs", "source_session=" + str(tmp_path / "good.zarr"),
+                           "target_session=" + str(tmp_path / "good.zarr"), "--params", "{}", "--seed", "0", "--out", str(tmp_path / "job")],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "plan" not in proc.stdout
 
@@ -625,7 +625,7 @@ def test_synthetic_cli_end_to_end(tmp_path):
     spec = _experiment_params([("no_align", 1.0), ("jsdm", 1.0), ("erdiff", 1.0)], pair="syn", setting="synthetic", behaviour=None,
                               synthetic={**params, "domain": "target"}, vae={**SMALL_VAE, "latent_dim": 2})
     job = tmp_path / "syn" / "d2" / "s1"
-    assert main(["erdiff", "experiment", "--source-session", str(tmp_path / "source.zarr"), "--target-session", str(tmp_path / "target.zarr"),
+    assert main(["erdiff", "experiment", "--inputs", "source_session=" + str(tmp_path / "source.zarr"), "target_session=" + str(tmp_path / "target.zarr"),
                  "--params", json.dumps(spec), "--seed", "1", "--out", str(job)]) == 0
     for method in ("no_align", "jsdm", "erdiff"):
         metrics = json.loads((job / f"{method}_n1" / "metrics.json").read_text())
@@ -634,9 +634,9 @@ def test_synthetic_cli_end_to_end(tmp_path):
     assert ck["test_latents"].shape[-1] == 2
     fig_spec = {"methods": ["no_align", "jsdm", "erdiff"], "pairs": {}, "available": [], "unavailable": {}, "scorecard": {}}
     runs = [str(job / f"{m}_n1") for m in fig_spec["methods"]]
-    assert main(["erdiff", "synthetic", "--runs", *runs, "--sources", str(job / "source"), "--spec", json.dumps(fig_spec),
-                 "--sim", json.dumps({**params, "domain": "target"}), "--csv", str(tmp_path / "t.csv"), "--md", str(tmp_path / "t.md"),
-                 "--out", str(tmp_path / "f.pdf"), "--png", str(tmp_path / "f.png")]) == 0
+    assert main(["erdiff", "synthetic", "--inputs", f"runs={runs[0]}", *runs[1:], f"sources={job / 'source'}",
+                 "--params", json.dumps({**fig_spec, "sim": {**params, "domain": "target"}}),
+                 "--out", f"csv={tmp_path / 't.csv'}", f"md={tmp_path / 't.md'}", f"pdf={tmp_path / 'f.pdf'}", f"png={tmp_path / 'f.png'}"]) == 0
     assert (tmp_path / "f.png").stat().st_size > 1000 and "JSDM" in (tmp_path / "t.md").read_text()
 
 

@@ -113,7 +113,7 @@ def family(tmp_path_factory):
     noisy = [write_lc(tmp, f"noisy{j}", w, 200 + j, n_trials=36, n_bins=60, n_channels=23, obs_noise=0.3)
              for j, w in enumerate([3.5, 2.5])]
     run = tmp / "run"
-    code = cli(["metadyn", "train", "--sessions", *stores, "--params", json.dumps(params(values=omegas)), "--seed", "0",
+    code = cli(["metadyn", "train", "--inputs", f"sessions={stores[0]}", *map(str, stores[1:]), "--params", json.dumps(params(values=omegas)), "--seed", "0",
                 "--out", str(run)])
     assert code == 0
     return {"tmp": tmp, "run": run, "heldout": heldout, "noisy": noisy, "omegas": omegas,
@@ -123,10 +123,9 @@ def family(tmp_path_factory):
 
 def transfer(family, variant, targets):
     out = family["tmp"] / f"fs_{variant}"
-    args = ["metadyn", "transfer", "--targets", *targets, "--params", json.dumps(dict(params(), variant=variant)),
-            "--seed", "1", "--out", str(out)]
-    if variant != "single":
-        args += ["--pretrained", str(family["run"])]
+    args = ["metadyn", "transfer", "--inputs", f"targets={targets[0]}", *map(str, targets[1:]),
+            *([f"pretrained={family['run']}"] if variant != "single" else []),
+            "--params", json.dumps(dict(params(), variant=variant)), "--seed", "1", "--out", str(out)]
     assert cli(args) == 0
     return out, json.loads((out / "metrics.json").read_text())
 
@@ -268,14 +267,14 @@ def _run_cli(args):
 def test_bad_inputs_one_line_nothing_left(tmp_path):
     poisson_only = write_lc(tmp_path, "spk", 3.0, 1, likelihood="poisson", n_trials=8)
     out = tmp_path / "run"
-    r = _run_cli(["metadyn", "train", "--sessions", poisson_only, "--params", json.dumps(params(n_steps=2)), "--seed", "0",
+    r = _run_cli(["metadyn", "train", "--inputs", f"sessions={poisson_only}", "--params", json.dumps(params(n_steps=2)), "--seed", "0",
                   "--out", str(out)])
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "observations" in r.stderr
     assert not out.exists() and not (tmp_path / "run.partial").exists()
-    r = _run_cli(["metadyn", "train", "--sessions", poisson_only, "--params", "{not json", "--seed", "0", "--out", str(out)])
+    r = _run_cli(["metadyn", "train", "--inputs", f"sessions={poisson_only}", "--params", "{not json", "--seed", "0", "--out", str(out)])
     assert r.returncode == 2 and "JSON" in r.stderr
-    r = _run_cli(["metadyn", "transfer", "--targets", poisson_only, "--params", json.dumps(params()), "--seed", "0",
+    r = _run_cli(["metadyn", "transfer", "--inputs", f"targets={poisson_only}", "--params", json.dumps(params()), "--seed", "0",
                   "--out", str(out)])
     assert r.returncode == 2 and "pretrained" in r.stderr
     assert not out.exists()
@@ -325,8 +324,8 @@ def test_baseline_variants_train_and_transfer(tmp_path, conditioning, variant):
     target = write_lc(tmp_path, "t", 3.0, 20, n_trials=12, n_bins=40, n_channels=18)
     p = dict(params(conditioning=conditioning, n_steps=20), variant=variant)
     p["fewshot"] = dict(p["fewshot"], ks=[1, 4], n_steps=10)
-    assert cli(["metadyn", "train", "--sessions", *stores, "--params", json.dumps(p), "--seed", "0", "--out", str(tmp_path / "run")]) == 0
-    assert cli(["metadyn", "transfer", "--targets", target, "--pretrained", str(tmp_path / "run"), "--params", json.dumps(p),
+    assert cli(["metadyn", "train", "--inputs", f"sessions={stores[0]}", *map(str, stores[1:]), "--params", json.dumps(p), "--seed", "0", "--out", str(tmp_path / "run")]) == 0
+    assert cli(["metadyn", "transfer", "--inputs", f"targets={target}", f"pretrained={tmp_path / 'run'}", "--params", json.dumps(p),
                 "--seed", "0", "--out", str(tmp_path / "fs")]) == 0
     m = json.loads((tmp_path / "fs" / "metrics.json").read_text())
     assert all(np.isfinite(m[f"t.k{k}.{key}"]) for k in (1, 4) for key in ("recon_r2", "forecast_r2"))

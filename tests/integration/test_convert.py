@@ -76,7 +76,7 @@ def test_truncated_real_file_is_rejected(shared_data, tmp_path, capsys):
     cut = tmp_path / "cut.nwb"
     cut.write_bytes(data[: len(data) - 1000])
     out = tmp_path / "out" / "s.zarr"
-    rc = cli(["convert", "--input", str(cut), "--spec", json.dumps(session_spec("mc_maze_small_test")), "--out", str(out)])
+    rc = cli(["convert", "--inputs", "source=" + str(cut), "--params", json.dumps(session_spec("mc_maze_small_test")), "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "cut.nwb: expected a readable NWB (HDF5) file" in err
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
@@ -145,7 +145,7 @@ def test_erdiff_sha256_mismatch_is_rejected(shared_data, tmp_path, capsys):
     spec = session_spec("erdiff_m1_source")
     spec["provenance"]["sha256"] = "0" * 64
     out = tmp_path / "s.zarr"
-    rc = cli(["convert", "--input", str(shared_data / spec["provenance"]["mirror_file"]), "--spec", json.dumps(spec), "--out", str(out)])
+    rc = cli(["convert", "--inputs", "source=" + str(shared_data / spec["provenance"]["mirror_file"]), "--params", json.dumps(spec), "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "source_session.npz: sha256: expected 0000" in err and "dbe74360" in err and not out.exists()
 
@@ -153,7 +153,7 @@ def test_erdiff_sha256_mismatch_is_rejected(shared_data, tmp_path, capsys):
 def test_erdiff_role_is_required(shared_data, tmp_path, capsys):
     spec = session_spec("erdiff_m1_target")
     spec["provenance"]["role"] = None
-    rc = cli(["convert", "--input", str(shared_data / spec["provenance"]["mirror_file"]), "--spec", json.dumps(spec), "--out", str(tmp_path / "s.zarr")])
+    rc = cli(["convert", "--inputs", "source=" + str(shared_data / spec["provenance"]["mirror_file"]), "--params", json.dumps(spec), "--out", str(tmp_path / "s.zarr")])
     assert rc == 2 and "provenance.role: expected source or target" in capsys.readouterr().err
 
 
@@ -175,7 +175,7 @@ def test_mc_maze_1ms_excerpts(shared_data, tmp_path):
 
 def test_cli_convert_real_file(shared_data, tmp_path):
     out = tmp_path / "s.zarr"
-    rc = cli(["convert", "--input", str(shared_data / SMALL_TEST), "--spec", json.dumps(session_spec("mc_maze_small_test")), "--out", str(out)])
+    rc = cli(["convert", "--inputs", "source=" + str(shared_data / SMALL_TEST), "--params", json.dumps(session_spec("mc_maze_small_test")), "--out", str(out)])
     assert rc == 0 and open_session(out).sizes["trial"] == 100
     assert [p.name for p in tmp_path.iterdir()] == ["s.zarr"]
     shutil.rmtree(out)

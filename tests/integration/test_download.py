@@ -206,7 +206,7 @@ def test_lock_writes_what_the_archive_says_and_sources_read_it(server, tmp_path,
     unpinned = {DANDISET: {"version": None, "assets": [TEST_PATH, TRAIN_PATH]}}
     dandi = {"api_url": server.api_url, "raw_dir": str(tmp_path / "raw"), "lock_file": str(lock_file),
              "timeout_s": 5, "retries": 2, "backoff_s": 0.01, "chunk_bytes": 65536}
-    argv = ["lock", "--unpinned", json.dumps(unpinned), "--dandi", json.dumps(dandi), "--out", str(lock_file)]
+    argv = ["lock", "--params", json.dumps({"unpinned": unpinned, "dandi": dandi}), "--out", str(lock_file)]
     assert cli.main(argv) == 0
     locked = yaml.safe_load(lock_file.read_text())
     metadata = {a["path"]: a for a in json.loads((shared_data / "dandi-metadata" / DANDISET / "assets.json").read_text())}
@@ -230,7 +230,7 @@ def test_lock_pinned_to_a_version_that_does_not_exist_is_an_input_error(server, 
     lock_file = tmp_path / "dandi.lock.yaml"
     unpinned = {DANDISET: {"version": "0.999999.9999", "assets": [TEST_PATH]}}
     dandi = {"api_url": server.api_url, "timeout_s": 5, "retries": 1, "backoff_s": 0.0, "chunk_bytes": 65536}
-    argv = ["lock", "--unpinned", json.dumps(unpinned), "--dandi", json.dumps(dandi), "--out", str(lock_file)]
+    argv = ["lock", "--params", json.dumps({"unpinned": unpinned, "dandi": dandi}), "--out", str(lock_file)]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "0.999999.9999" in err[0]

@@ -40,7 +40,7 @@ def copy_of(good: Path, tmp_path: Path) -> Path:
 def assert_rejected(capsys, tmp_path: Path, inp: Path, the_spec, *needles: str) -> str:
     out = tmp_path / "out" / "s.zarr"
     spec_text = the_spec if isinstance(the_spec, str) else json.dumps(the_spec)
-    rc = cli(["convert", "--input", str(inp), "--spec", spec_text, "--out", str(out)])
+    rc = cli(["convert", "--inputs", "source=" + str(inp), "--params", spec_text, "--out", str(out)])
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1 and err.startswith("neurodyn convert: error: "), err
@@ -52,7 +52,7 @@ def assert_rejected(capsys, tmp_path: Path, inp: Path, the_spec, *needles: str) 
 
 
 def test_good_file_converts(good_nwb, tmp_path):
-    assert cli(["convert", "--input", str(good_nwb), "--spec", json.dumps(spec()), "--out", str(tmp_path / "s.zarr")]) == 0
+    assert cli(["convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(spec()), "--out", str(tmp_path / "s.zarr")]) == 0
 
 
 def test_truncated_nwb(good_nwb, tmp_path, capsys):
@@ -110,14 +110,14 @@ def test_missing_alignment_column(good_nwb, tmp_path, capsys):
 @pytest.mark.parametrize(
     ("the_spec", "needles"),
     [
-        ({k: v for k, v in spec().items() if k != "bin_ms"}, ("--spec: bin_ms: expected this key",)),
-        (spec(bin_size=5), ("--spec: bin_size: expected one of the known keys",)),
-        (spec(bin_ms=2.5), ("--spec: bin_ms: expected a whole number",)),
-        (spec(format="csv"), ("--spec: format: expected one of",)),
-        (spec(window_ms=[0, 95]), ("--spec: window_ms: expected a length that is a whole number of 10 ms bins",)),
-        ({k: v for k, v in spec().items() if k != "window_ms"}, ("--spec: window_ms: expected a window",)),
-        (spec(split={"train": 0.5}), ("--spec: split: expected fractions",)),
-        ("{not json", ("--spec: expected a JSON object",)),
+        ({k: v for k, v in spec().items() if k != "bin_ms"}, ("--params: bin_ms: expected this key",)),
+        (spec(bin_size=5), ("--params: bin_size: expected one of the known keys",)),
+        (spec(bin_ms=2.5), ("--params: bin_ms: expected a whole number",)),
+        (spec(format="csv"), ("--params: format: expected one of",)),
+        (spec(window_ms=[0, 95]), ("--params: window_ms: expected a length that is a whole number of 10 ms bins",)),
+        ({k: v for k, v in spec().items() if k != "window_ms"}, ("--params: window_ms: expected a window",)),
+        (spec(split={"train": 0.5}), ("--params: split: expected fractions",)),
+        ("{not json", ("--params: expected a JSON object",)),
     ],
 )
 def test_wrong_or_missing_spec_key(good_nwb, tmp_path, capsys, the_spec, needles):
@@ -140,9 +140,9 @@ def test_missing_input_file(tmp_path, capsys):
 
 def test_failure_keeps_an_existing_store_untouched(good_nwb, tmp_path, capsys):
     out = tmp_path / "s.zarr"
-    assert cli(["convert", "--input", str(good_nwb), "--spec", json.dumps(spec()), "--out", str(out)]) == 0
+    assert cli(["convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(spec()), "--out", str(out)]) == 0
     before = sorted(p.name for p in out.rglob("*"))
-    rc = cli(["convert", "--input", str(good_nwb), "--spec", json.dumps(spec(window_ms=[5000, 5300])), "--out", str(out)])
+    rc = cli(["convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(spec(window_ms=[5000, 5300])), "--out", str(out)])
     assert rc == 2 and sorted(p.name for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     np.testing.assert_equal(True, out.exists())

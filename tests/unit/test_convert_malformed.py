@@ -165,7 +165,7 @@ def test_pinned_asset_changed_after_download_is_refused(good_nwb, tmp_path, caps
     digest, size = sha256_file(good_nwb), good_nwb.stat().st_size
     pinned = spec(kind="dandi", provenance={"dandiset": "000140", "path": "sub-X/x.nwb", "size": size, "sha256": digest})
     out = tmp_path / "ok.zarr"
-    assert cli(["convert", "--input", str(good_nwb), "--spec", json.dumps(pinned), "--out", str(out)]) == 0
+    assert cli(["convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(pinned), "--out", str(out)]) == 0
     capsys.readouterr()
     source = open_session(out).attrs["source"]
     assert source["read"] == [{"file": good_nwb.name, "size": size, "sha256": digest}]

@@ -66,5 +66,5 @@ def test_simulate_and_convert_through_the_cli(tmp_path, capsys):
         notes = json.loads(f["general/notes"][()])["neurodyn_simulation"]
         assert notes["generator"] == "poisson-lds" and notes["seed"] == SEED
     out = tmp_path / "cli.zarr"
-    assert cli(["convert", "--input", str(nwb), "--spec", json.dumps(sim_spec()), "--out", str(out)]) == 0
+    assert cli(["convert", "--inputs", "source=" + str(nwb), "--params", json.dumps(sim_spec()), "--out", str(out)]) == 0
     assert np.array_equal(open_session(out).spikes.values, simulate_arrays(PARAMS, SEED)["counts"])

@@ -46,18 +46,18 @@ def chain(tmp_path_factory):
     runs = {}
     for seed in (0, 1):
         runs[f"dcf{seed}"] = tmp / f"dcf_seed{seed}"
-        assert cli(["dcf", "train", "--kind", "neural", "--params", json.dumps(MODEL), "--sessions", str(store), "--seed", str(seed),
+        assert cli(["dcf", "train", "--kind", "neural", "--params", json.dumps(MODEL), "--inputs", f"sessions={store}", "--seed", str(seed),
                     "--device", "cpu", "--out", str(runs[f"dcf{seed}"])]) == 0
         runs[f"vae{seed}"] = tmp / f"vae_seed{seed}"
-        assert cli(["dcf", "baseline", "--method", "vae", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+        assert cli(["dcf", "baseline", "--method", "vae", "--kind", "neural", "--params", json.dumps(BASE), "--inputs", f"sessions={store}",
                     "--seed", str(seed), "--device", "cpu", "--out", str(runs[f"vae{seed}"])]) == 0
     runs["pca"] = tmp / "pca"
-    assert cli(["dcf", "baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--sessions", str(store),
+    assert cli(["dcf", "baseline", "--method", "pca", "--kind", "neural", "--params", json.dumps(BASE), "--inputs", f"sessions={store}",
                 "--seed", "0", "--device", "cpu", "--out", str(runs["pca"])]) == 0
     card = tmp / "dcf.json"
     assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}),
-                "--dcf-runs", str(runs["dcf0"]), str(runs["dcf1"]), "--baseline-runs", str(runs["vae0"]), str(runs["pca"]),
-                "--baseline-seed-runs", str(runs["vae1"]), "--out-dir", str(tmp / "tables"), "--scorecard", str(card)]) == 0
+                "--inputs", f"dcf={runs['dcf0']}", str(runs["dcf1"]), f"baselines={runs['vae0']}", str(runs["pca"]),
+                f"baseline_seeds={runs['vae1']}", "--out", f"tables={tmp / 'tables'}", f"scorecard={card}"]) == 0
     return tmp, store, runs, json.loads(card.read_text())["rows"]
 
 
@@ -100,7 +100,7 @@ def test_a_neural_job_without_its_scoring_slice_refuses_before_training(tmp_path
     for cmd, params in ((["dcf", "train"], {k: v for k, v in MODEL.items() if k != "report"}),
                         (["dcf", "baseline", "--method", "pca"], {k: v for k, v in BASE.items() if k != "report"})):
         out = tmp_path / cmd[1]
-        assert cli([*cmd, "--kind", "neural", "--params", json.dumps(params), "--sessions", str(store), "--seed", "0", "--device", "cpu",
+        assert cli([*cmd, "--kind", "neural", "--params", json.dumps(params), "--inputs", f"sessions={store}", "--seed", "0", "--device", "cpu",
                     "--out", str(out)]) == 2
         assert not out.exists() and not Path(f"{out}.partial").exists()
 
@@ -112,8 +112,8 @@ def test_tables_refuse_a_run_record_without_scores(chain, tmp_path):
     out = torch.load(runs["dcf0"] / "outputs.pt", weights_only=True)
     out.pop("scores")
     torch.save(out, bare / "outputs.pt")
-    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}), "--dcf-runs", str(bare),
-                "--out-dir", str(tmp_path / "t"), "--scorecard", str(tmp_path / "c.json")]) == 2
+    assert cli(["dcf", "tables", "--params", json.dumps({"data": DATA, "report": REPORT}), "--inputs", f"dcf={bare}",
+                "--out", f"tables={tmp_path / 't'}", f"scorecard={tmp_path / 'c.json'}"]) == 2
     assert not (tmp_path / "c.json").exists()
 
 
@@ -122,9 +122,8 @@ def test_tables_without_the_neural_sessions_say_why(tmp_path):
     every neural row empty with the reason; without sessions and without a reason the command refuses."""
     reason = "session mc_maze_trial748: no mirror configured"
     card = tmp_path / "dcf.json"
-    params = json.dumps({"data": DATA, "report": REPORT})
-    assert cli(["dcf", "tables", "--params", params, "--neural-unavailable", reason, "--out-dir", str(tmp_path / "tables"),
-                "--scorecard", str(card)]) == 0
+    params = json.dumps({"data": DATA, "report": REPORT, "neural_unavailable": reason})
+    assert cli(["dcf", "tables", "--params", params, "--out", f"tables={tmp_path / 'tables'}", f"scorecard={card}"]) == 0
     rows = json.loads(card.read_text())["rows"]
     published = {r["key"] for r in yaml.safe_load(PUBLISHED.read_text())["rows"]}
     for key in ("table1.dcf.vel_r2_median", "table2.vae.rate_r2_median", "fig.neural_cross_seed_cosine"):
@@ -132,7 +131,8 @@ def test_tables_without_the_neural_sessions_say_why(tmp_path):
     assert "not installable" in rows["table1.marble.vel_r2_median"]["note"]
     for stem in ("table1_velocity_r2", "table2_rate_r2", "stability", "nlb_metrics"):
         assert reason in (tmp_path / "tables" / f"{stem}.md").read_text(), stem
-    assert cli(["dcf", "tables", "--params", params, "--out-dir", str(tmp_path / "t2"), "--scorecard", str(tmp_path / "c2.json")]) == 2
+    params = json.dumps({"data": DATA, "report": REPORT})
+    assert cli(["dcf", "tables", "--params", params, "--out", f"tables={tmp_path / 't2'}", f"scorecard={tmp_path / 'c2.json'}"]) == 2
     assert not (tmp_path / "c2.json").exists()
 
 
@@ -151,11 +151,11 @@ def test_figures_render(chain):
     tmp, store, runs, _ = chain
     params = json.dumps({"n_frames_shown": 3, "methods_shown": ["vae"], "caption_note": "synthetic", "ball_note": "none", "data": DATA,
                          "n_latents": 3, "ridge_alpha": 1e-3, "neural_note": "synthetic note"})
-    for which, extra in (("neural-latents", ["--baseline-runs", str(runs["vae0"]), str(runs["pca"])]),
-                         ("stability", ["--baseline-runs", str(runs["vae0"]), str(runs["vae1"])]), ("keff", [])):
+    for which, extra in (("neural-latents", [f"baselines={runs['vae0']}", str(runs["pca"])]),
+                         ("stability", [f"baselines={runs['vae0']}", str(runs["vae1"])]), ("keff", [])):
         out = tmp / f"{which}.pdf"
-        assert cli(["dcf", "figure", which, "--runs", str(runs["dcf0"]), str(runs["dcf1"]), *extra, "--sessions", str(store),
-                    "--params", params, "--out", str(out), "--png", str(tmp / f"{which}.png")]) == 0
+        assert cli(["dcf", "figure", which, "--inputs", f"runs={runs['dcf0']}", str(runs["dcf1"]), *extra, f"sessions={store}",
+                    "--params", params, "--out", f"pdf={out}", f"png={tmp / f'{which}.png'}"]) == 0
         assert out.stat().st_size > 1000 and (tmp / f"{which}.png").stat().st_size > 1000
 
 

@@ -108,11 +108,11 @@ def test_bad_inputs_fail_with_one_line(tmp_path, capsys):
     with pytest.raises(Exception):
         prepare_neural([_neural_store("s")], {**DATA, "split": {"test_fraction": 0.25, "test_trials": ["nope"], "seed": 0}})
     out = tmp_path / "run"
-    code = cli(["dcf", "train", "--kind", "video", "--params", json.dumps({"x": 1}), "--frames", str(bad), "--seed", "0", "--device", "cpu", "--out", str(out)])
+    code = cli(["dcf", "train", "--kind", "video", "--params", json.dumps({"x": 1}), "--inputs", "frames=" + str(bad), "--seed", "0", "--device", "cpu", "--out", str(out)])
     err_text = capsys.readouterr().err.strip()
     assert code == 2 and len(err_text.splitlines()) == 1 and "frames" in err_text
     assert not out.exists()
-    code = cli(["dcf", "train", "--kind", "neural", "--params", "{not json", "--sessions", str(tmp_path / "none.zarr"), "--seed", "0", "--out", str(out)])
+    code = cli(["dcf", "train", "--kind", "neural", "--params", "{not json", "--inputs", "sessions=" + str(tmp_path / "none.zarr"), "--seed", "0", "--out", str(out)])
     assert code == 2 and not out.exists()
 
 

@@ -48,16 +48,18 @@ def test_cli_unreachable_api_is_one_line_naming_asset_and_url(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("asset", "dandi", "expected"),
     [
-        ("{not json", "{}", "--asset: expected a JSON object"),
-        ('{"dandiset": "000140"}', "{}", "--asset: path: expected a non-empty string"),
-        ('{"dandiset": "000140", "path": "a.nwb", "size": "big"}', "{}", "--asset: size: expected a byte count"),
-        ('{"dandiset": "000140", "path": "a.nwb"}', '{"retries": 0}', "--dandi: retries: expected at least 1"),
-        ('{"dandiset": "000140", "path": "a.nwb"}', '{"timeout_s": "slow"}', "--dandi: timeout_s: expected a number"),
+        ("{not json", "{}", "--params: expected a JSON object"),
+        ('"a.nwb"', "{}", "--params: asset: expected a JSON object"),
+        ('{"dandiset": "000140"}', "{}", "--params asset: path: expected a non-empty string"),
+        ('{"dandiset": "000140", "path": "a.nwb", "size": "big"}', "{}", "--params asset: size: expected a byte count"),
+        ('{"dandiset": "000140", "path": "a.nwb"}', '{"retries": 0}', "--params dandi: retries: expected at least 1"),
+        ('{"dandiset": "000140", "path": "a.nwb"}', '{"timeout_s": "slow"}', "--params dandi: timeout_s: expected a number"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, asset, dandi, expected):
     out = tmp_path / "x.nwb"
-    assert cli.main(["download", "--asset", asset, "--dandi", dandi, "--out", str(out)]) == 2
+    params = '{"asset": %s, "dandi": %s}' % (asset, dandi)  # one JSON text, as the rule writes it (may be broken on purpose)
+    assert cli.main(["download", "--params", params, "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"neurodyn download: error: {expected}"), err
     assert not out.exists()
@@ -67,8 +69,8 @@ def test_lock_offline_keeps_the_old_lock_file(tmp_path, capsys):
     lock_file = tmp_path / "dandi.lock.yaml"
     lock_file.write_text("assets: {}\n")
     dandi = {"api_url": closed_port_url(), "timeout_s": 2, "retries": 2, "backoff_s": 0.01, "chunk_bytes": 65536}
-    argv = ["lock", "--unpinned", json.dumps({"000070": {"version": None, "assets": ["sub-Jenkins/x.nwb"]}}),
-            "--dandi", json.dumps(dandi), "--out", str(lock_file)]
+    argv = ["lock", "--params", json.dumps({"unpinned": {"000070": {"version": None, "assets": ["sub-Jenkins/x.nwb"]}}, "dandi": dandi}),
+            "--out", str(lock_file)]
     assert cli.main(argv) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1 and dandi["api_url"] in errors[0]
@@ -76,7 +78,7 @@ def test_lock_offline_keeps_the_old_lock_file(tmp_path, capsys):
 
 
 def test_lock_bad_unpinned_is_an_input_error(tmp_path, capsys):
-    argv = ["lock", "--unpinned", json.dumps({"688": {"assets": ["sub-C/x.nwb"]}}), "--dandi", "{}",
+    argv = ["lock", "--params", json.dumps({"unpinned": {"688": {"assets": ["sub-C/x.nwb"]}}, "dandi": {}}),
             "--out", str(tmp_path / "l.yaml")]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

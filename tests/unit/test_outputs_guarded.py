@@ -38,7 +38,7 @@ def good_nwb(tmp_path_factory):
 
 
 def _convert(inp: Path, out: Path, **over) -> int:
-    return cli(["convert", "--input", str(inp), "--spec", json.dumps(spec(**over)), "--out", str(out)])
+    return cli(["convert", "--inputs", "source=" + str(inp), "--params", json.dumps(spec(**over)), "--out", str(out)])
 
 
 def _one_line(capsys) -> str:
@@ -122,7 +122,7 @@ def test_two_writers_of_one_store_both_succeed(good_nwb, tmp_path):
     out = tmp_path / "s.zarr"
     assert _convert(good_nwb, out) == 0
     env = {**os.environ, "PYTHONPATH": str(SRC)}
-    cmds = [[sys.executable, "-m", "neurodyn", "convert", "--input", str(good_nwb), "--spec", json.dumps(spec(bin_ms=b)),
+    cmds = [[sys.executable, "-m", "neurodyn", "convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(spec(bin_ms=b)),
              "--out", str(out)] for b in (10, 20, 10, 20)]
     procs = [subprocess.Popen(c, env=env, stderr=subprocess.PIPE, text=True) for c in cmds]
     for proc in procs:
@@ -173,7 +173,7 @@ def test_sigterm_during_conversion_removes_its_temporary_store(good_nwb, tmp_pat
         from neurodyn.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script, "convert", "--input", str(good_nwb), "--spec", json.dumps(spec()),
+    proc = subprocess.Popen([sys.executable, "-c", script, "convert", "--inputs", "source=" + str(good_nwb), "--params", json.dumps(spec()),
                              "--out", str(out)], env={**os.environ, "PYTHONPATH": str(SRC)}, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -40,7 +40,7 @@ def _texts(fig):
 def test_figure_and_table_commands_write_files(tmp_path):
     store = _reach_store(tmp_path / "reach.zarr")
     pdf, png = tmp_path / "f" / "reach.pdf", tmp_path / "f" / "reach.png"
-    argv = ["overview", "figure", "--session", str(store), "--trials", "5", "--out", str(pdf), "--png", str(png)]
+    argv = ["overview", "figure", "--inputs", f"session={store}", "--params", '{"trials": 5}', "--out", f"pdf={pdf}", f"png={png}"]
     assert cli.main(argv) == 0
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 10_000
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 10_000
@@ -51,8 +51,8 @@ def test_figure_and_table_commands_write_files(tmp_path):
 
     csv_path, md_path = tmp_path / "t" / "datasets.csv", tmp_path / "t" / "datasets.md"
     other = _reach_store(tmp_path / "sim.zarr", conditions=1, behaviour=False, heldout=0)
-    assert cli.main(["overview", "table", "--sessions", str(store), str(other), "--csv", str(csv_path),
-                     "--md", str(md_path)]) == 0
+    assert cli.main(["overview", "table", "--inputs", f"sessions={store}", str(other), "--out", f"csv={csv_path}",
+                     f"md={md_path}"]) == 0
     rows = list(csv.DictReader(csv_path.open()))
     assert [r["session"] for r in rows] == ["reach", "sim"]
     assert rows[0]["origin"] == "000140/0.220113.0408" and rows[0]["licence"] == "CC-BY-4.0"
@@ -94,21 +94,23 @@ def test_many_conditions_and_observation_only_stores_render(tmp_path):
 
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "x.pdf"
-    code = cli.main(["overview", "figure", "--session", str(tmp_path / "missing.zarr"), "--trials", "3",
-                     "--out", str(out), "--png", str(tmp_path / "x.png")])
+    code = cli.main(["overview", "figure", "--inputs", f"session={tmp_path / 'missing.zarr'}", "--params", '{"trials": 3}',
+                     "--out", f"pdf={out}", f"png={tmp_path / 'x.png'}"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "missing.zarr" in err and "error:" in err
     assert list(tmp_path.iterdir()) == []
     store = _reach_store(tmp_path / "ok.zarr")
-    code = cli.main(["overview", "figure", "--session", str(store), "--trials", "0", "--out", str(out)])
-    assert code == 2 and "--trials" in capsys.readouterr().err and not out.exists()
+    code = cli.main(["overview", "figure", "--inputs", f"session={store}", "--params", '{"trials": 0}', "--out", f"pdf={out}"])
+    assert code == 2 and "--params: trials" in capsys.readouterr().err and not out.exists()
+    code = cli.main(["overview", "figure", "--inputs", f"session={store}", "--params", '{"trials": 3, "smooth_ms": -1}', "--out", f"pdf={out}"])
+    assert code == 2 and "--params: smooth_ms" in capsys.readouterr().err and not out.exists()
     (tmp_path / "broken.zarr").mkdir()
-    code = cli.main(["overview", "table", "--sessions", str(tmp_path / "broken.zarr"), "--csv",
-                     str(tmp_path / "t.csv"), "--md", str(tmp_path / "t.md")])
+    code = cli.main(["overview", "table", "--inputs", f"sessions={tmp_path / 'broken.zarr'}", "--out",
+                     f"csv={tmp_path / 't.csv'}", f"md={tmp_path / 't.md'}"])
     assert code == 2 and not (tmp_path / "t.csv").exists() and not (tmp_path / "t.md").exists()
 
 
 def test_empty_table_says_so(tmp_path):
-    assert cli.main(["overview", "table", "--csv", str(tmp_path / "t.csv"), "--md", str(tmp_path / "t.md")]) == 0
+    assert cli.main(["overview", "table", "--out", f"csv={tmp_path / 't.csv'}", f"md={tmp_path / 't.md'}"]) == 0
     assert "no session stores" in (tmp_path / "t.md").read_text()
     assert (tmp_path / "t.csv").read_text().startswith("session,")

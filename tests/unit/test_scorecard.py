@@ -22,8 +22,8 @@ def _published_rows():
 
 def _run(tmp_path, fragments, published=PUBLISHED):
     md, out_csv = tmp_path / "out" / "scorecard.md", tmp_path / "out" / "scorecard.csv"
-    code = cli.main(["scorecard", "--published-dir", str(published), "--fragments", *map(str, fragments),
-                     "--out", str(md), "--csv", str(out_csv)])
+    code = cli.main(["scorecard", "--inputs", f"published={published}", "fragments=", *map(str, fragments),
+                     "--out", f"md={md}", f"csv={out_csv}"])
     return code, md, out_csv
 
 

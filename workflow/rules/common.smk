@@ -28,16 +28,6 @@ def as_arg(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
-def optional_arg(name, values):
-    """``[name, *values]`` when there are values, else nothing: an optional list argument, quoted by ``:q``."""
-    values = [values] if isinstance(values, str) else list(values)
-    return [name, *values] if values else []
-
-
-MIRROR_ARG = optional_arg("--mirror", [config["mirror"]] if config["mirror"] else [])
-OFFLINE_ARG = ["--offline"] if config["offline"] else []
-
-
 def session_store(name):
     return f"results/sessions/{name}.zarr"
 

@@ -17,10 +17,8 @@ rule download_asset:
     output:
         f"{RAW_DIR}/{{dandiset}}/{{asset_path}}",
     params:
-        asset=lambda w: as_arg(SOURCES.asset_spec(w.dandiset, w.asset_path)),
-        dandi=as_arg(config["dandi"]),
-        mirror=MIRROR_ARG,
-        offline=OFFLINE_ARG,
+        p=lambda w: as_arg({"asset": SOURCES.asset_spec(w.dandiset, w.asset_path), "dandi": config["dandi"], "offline": bool(config["offline"])}),
+        mirror=config["mirror"] or "",
     log:
         "results/logs/download/{dandiset}/{asset_path}.log",
     benchmark:
@@ -29,7 +27,7 @@ rule download_asset:
     conda:
         ENV
     shell:
-        "neurodyn download --asset {params.asset:q} --dandi {params.dandi:q} {params.mirror:q} {params.offline:q} --out {output:q} 2> {log:q}"
+        "neurodyn download --inputs mirror={params.mirror:q} --params {params.p:q} --out {output:q} 2> {log:q}"
 
 
 # Not part of `rule all`: run it on purpose, online, once (`snakemake --cores 1 config/dandi.lock.yaml`), and
@@ -38,8 +36,7 @@ rule lock_dandisets:
     output:
         config["dandi"]["lock_file"],
     params:
-        unpinned=as_arg(SOURCES.unpinned()),
-        dandi=as_arg(config["dandi"]),
+        p=as_arg({"unpinned": SOURCES.unpinned(), "dandi": config["dandi"]}),
     log:
         "results/logs/lock.log",
     benchmark:
@@ -47,7 +44,7 @@ rule lock_dandisets:
     conda:
         ENV
     shell:
-        "neurodyn lock --unpinned {params.unpinned:q} --dandi {params.dandi:q} --out {output:q} 2> {log:q}"
+        "neurodyn lock --params {params.p:q} --out {output:q} 2> {log:q}"
 
 
 rule convert_session:
@@ -68,4 +65,4 @@ rule convert_session:
     conda:
         ENV
     shell:
-        "neurodyn convert --input {input:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        "neurodyn convert --inputs source={input:q} --params {params.spec:q} --out {output:q} 2> {log:q}"

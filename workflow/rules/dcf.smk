@@ -30,7 +30,7 @@ rule dcf_train_ball:
     conda:
         ENV
     shell:
-        "neurodyn dcf train --kind video --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf train --kind video --inputs sessions={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_neural:
@@ -53,7 +53,7 @@ rule dcf_train_neural:
     conda:
         ENV
     shell:
-        "neurodyn dcf train --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf train --kind neural --inputs sessions={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural:
@@ -77,7 +77,7 @@ rule dcf_baseline_neural:
     conda:
         ENV
     shell:
-        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind neural --inputs sessions={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_neural_seed:
@@ -101,7 +101,7 @@ rule dcf_baseline_neural_seed:
     conda:
         ENV
     shell:
-        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind neural --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind neural --inputs sessions={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_baseline_ball:
@@ -125,7 +125,7 @@ rule dcf_baseline_ball:
     conda:
         ENV
     shell:
-        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind video --params {params.fit:q} --sessions {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf baseline --method {wildcards.dcf_method:q} --kind video --inputs sessions={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 rule dcf_train_user_video:
@@ -147,7 +147,7 @@ rule dcf_train_user_video:
     conda:
         ENV
     shell:
-        "neurodyn dcf train --kind video --params {params.fit:q} --frames {input:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
+        "neurodyn dcf train --kind video --inputs frames={input:q} --params {params.fit:q} --seed {params.seed:q} --device {params.device:q} --out {output:q} 2> {log:q}"
 
 
 # --- Tables and figures ---
@@ -165,8 +165,6 @@ rule dcf_figure:
         dcf_figure="ball|rmae|ball-comparison|keff|neural-latents|stability",
     params:
         fig=DCF_FIGURE_PARAMS,
-        baselines=lambda w, input: optional_arg("--baseline-runs", input.baselines),
-        sessions=lambda w, input: optional_arg("--sessions", input.sessions),
     log:
         "results/logs/dcf/figure_{dcf_figure}.log",
     benchmark:
@@ -174,7 +172,7 @@ rule dcf_figure:
     conda:
         ENV
     shell:
-        "neurodyn dcf figure {wildcards.dcf_figure:q} --runs {input.runs:q} {params.baselines:q} {params.sessions:q} --params {params.fig:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn dcf figure {wildcards.dcf_figure:q} --inputs runs={input.runs:q} baselines={input.baselines:q} sessions={input.sessions:q} --params {params.fig:q} --out pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_figure_ok(w)]
@@ -182,11 +180,10 @@ TARGETS += [f"results/figures/dcf/{w}.pdf" for w in DCF_FIGURE_INPUTS if dcf_fig
 
 # --- Tables and the scorecard fragment ---
 # DCF Tables 1–2, cross-seed stability and the scorecard fragment (published numbers: report/published/dcf.yaml).
-DCF_TABLE_PARAMS = as_arg({"data": DCF["neural"]["data"], "report": {**DCF["report"], "ball_reference_variant": DCF["ball"]["reference_variant"], "user_video": DCF["user_video"], "stability_baselines": DCF["neural"]["stability_baselines"]}})
-
-
 # Without the neural sessions (offline and no mirror) the tables still render, every neural row saying why.
 DCF_NEURAL_WHY = next((f"session {s}: {why}" for s in DCF["neural"]["sessions"] if (why := SOURCES.unavailable_reason(s))), "")
+DCF_TABLE_PARAMS = as_arg({"data": DCF["neural"]["data"], "report": {**DCF["report"], "ball_reference_variant": DCF["ball"]["reference_variant"], "user_video": DCF["user_video"], "stability_baselines": DCF["neural"]["stability_baselines"]},
+                           **({} if DCF_NEURAL_OK else {"neural_unavailable": DCF_NEURAL_WHY})})
 
 
 rule dcf_tables:
@@ -208,11 +205,6 @@ rule dcf_tables:
         scorecard="results/scorecard/dcf.json",
     params:
         table=DCF_TABLE_PARAMS,
-        ball=lambda w, input: optional_arg("--ball-runs", input.ball),
-        videos=lambda w, input: optional_arg("--video-runs", input.videos),
-        seeds=lambda w, input: optional_arg("--baseline-seed-runs", input.baseline_seeds),
-        neural=lambda w, input: (optional_arg("--dcf-runs", input.dcf)
-                                 + optional_arg("--baseline-runs", input.baselines)) if DCF_NEURAL_OK else ["--neural-unavailable", DCF_NEURAL_WHY],
     log:
         "results/logs/dcf/tables.log",
     benchmark:
@@ -222,7 +214,7 @@ rule dcf_tables:
     conda:
         ENV
     shell:
-        "neurodyn dcf tables --params {params.table:q} {params.neural:q} {params.seeds:q} {params.ball:q} {params.videos:q} --out-dir results/tables/dcf --scorecard {output.scorecard:q} 2> {log:q}"
+        "neurodyn dcf tables --inputs dcf={input.dcf:q} baselines={input.baselines:q} baseline_seeds={input.baseline_seeds:q} ball={input.ball:q} videos={input.videos:q} --params {params.table:q} --out tables=results/tables/dcf scorecard={output.scorecard:q} 2> {log:q}"
 
 
 TARGETS += ["results/tables/dcf/table1_velocity_r2.md", "results/tables/dcf/table2_rate_r2.md", "results/tables/dcf/nlb_metrics.md", "results/tables/dcf/stability.md", "results/scorecard/dcf.json"]

@@ -43,7 +43,7 @@ rule erdiff_experiment:
     conda:
         ENV
     shell:
-        "neurodyn erdiff experiment --source-session {input.source_session:q} --target-session {input.target_session:q}"
+        "neurodyn erdiff experiment --inputs source_session={input.source_session:q} target_session={input.target_session:q}"
         " --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
@@ -68,7 +68,7 @@ rule erdiff_table1:
     conda:
         ENV
     shell:
-        "neurodyn erdiff table1 --runs {params.runs:q} --spec {params.spec:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "neurodyn erdiff table1 --inputs runs={params.runs:q} --params {params.spec:q} --out csv={output.csv:q} md={output.md:q} 2> {log:q}"
 
 
 rule erdiff_table2:
@@ -87,7 +87,7 @@ rule erdiff_table2:
     conda:
         ENV
     shell:
-        "neurodyn erdiff table2 --runs {params.runs:q} --spec {params.spec:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "neurodyn erdiff table2 --inputs runs={params.runs:q} --params {params.spec:q} --out csv={output.csv:q} md={output.md:q} 2> {log:q}"
 
 
 rule erdiff_synthetic:
@@ -101,8 +101,7 @@ rule erdiff_synthetic:
     params:
         runs=erd_table_runs(ERD_PAIRS_SYN),
         sources=erd_synthetic_sources(),
-        spec=erd_spec(),
-        sim=lambda w: as_arg(SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"]) if ERD_PAIRS_SYN else "{}",
+        spec=erd_spec(sim=SOURCES.simulation(ERD["pairs"][ERD_PAIRS_SYN[0]]["target"])["params"] if ERD_PAIRS_SYN else {}),
     log:
         "results/logs/figures/erdiff_synthetic.log",
     benchmark:
@@ -110,8 +109,8 @@ rule erdiff_synthetic:
     conda:
         ENV
     shell:
-        "neurodyn erdiff synthetic --runs {params.runs:q} --sources {params.sources:q} --spec {params.spec:q} --sim {params.sim:q}"
-        " --csv {output.csv:q} --md {output.md:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn erdiff synthetic --inputs runs={params.runs:q} sources={params.sources:q} --params {params.spec:q}"
+        " --out csv={output.csv:q} md={output.md:q} pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 rule erdiff_latents_figure:
@@ -131,8 +130,8 @@ rule erdiff_latents_figure:
     conda:
         ENV
     shell:
-        "neurodyn erdiff latents-figure --source-run {params.source:q} --runs {params.runs:q} --spec {params.spec:q}"
-        " --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn erdiff latents-figure --inputs source_run={params.source:q} runs={params.runs:q} --params {params.spec:q}"
+        " --out pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 rule erdiff_robustness_figure:
@@ -151,7 +150,7 @@ rule erdiff_robustness_figure:
     conda:
         ENV
     shell:
-        "neurodyn erdiff robustness-figure --runs {params.runs:q} --spec {params.spec:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn erdiff robustness-figure --inputs runs={params.runs:q} --params {params.spec:q} --out pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 if ERD:
@@ -180,7 +179,7 @@ rule erdiff_scorecard_fragment:
     conda:
         ENV
     shell:
-        "neurodyn erdiff scorecard --runs {params.runs:q} --spec {params.spec:q} --out {output:q} 2> {log:q}"
+        "neurodyn erdiff scorecard --inputs runs={params.runs:q} --params {params.spec:q} --out {output:q} 2> {log:q}"
 
 
 if ERD:

@@ -25,7 +25,7 @@ rule nlb_smoothing:
     conda:
         ENV
     shell:
-        "neurodyn evaluate nlb-smoothing --sessions {input:q} --params {params.p:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "neurodyn evaluate nlb-smoothing --inputs sessions={input:q} --params {params.p:q} --out csv={output.csv:q} md={output.md:q} 2> {log:q}"
 
 
 if NLB_EVAL_SESSIONS:

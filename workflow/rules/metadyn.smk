@@ -27,7 +27,7 @@ rule metadyn_train:
     conda:
         ENV
     shell:
-        "neurodyn metadyn train --sessions {input:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
+        "neurodyn metadyn train --inputs sessions={input:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 # --- Transfer ---
@@ -42,7 +42,6 @@ rule metadyn_transfer:
         directory("results/runs/metadyn/transfer/{md_exp}/{md_variant}/seed{md_seed}"),
     params:
         p=lambda w: as_arg(md_transfer_params(w.md_exp, w.md_variant)),
-        pretrained=lambda w, input: optional_arg("--pretrained", input.pretrained[:1]),
         seed=lambda w: md_seed(w.md_exp, w.md_seed),
     log:
         "results/logs/metadyn/transfer/{md_exp}_{md_variant}_seed{md_seed}.log",
@@ -54,7 +53,7 @@ rule metadyn_transfer:
     conda:
         ENV
     shell:
-        "neurodyn metadyn transfer --targets {input.targets:q} {params.pretrained:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
+        "neurodyn metadyn transfer --inputs targets={input.targets:q} pretrained={input.pretrained:q} --params {params.p:q} --seed {params.seed:q} --threads {threads} --out {output:q} 2> {log:q}"
 
 
 # --- Tables and figures ---
@@ -67,8 +66,7 @@ rule metadyn_figure:
         png="results/figures/metadyn/{md_fig}.png",
     params:
         which=lambda w: MD_NAME_TO_WHICH[w.md_fig],
-        manifest=lambda w: as_arg(md_manifest(MD_NAME_TO_WHICH[w.md_fig])),
-        caption=lambda w: MD_FIGURES[MD_NAME_TO_WHICH[w.md_fig]][1],
+        manifest=lambda w: as_arg({**md_manifest(MD_NAME_TO_WHICH[w.md_fig]), "caption": MD_FIGURES[MD_NAME_TO_WHICH[w.md_fig]][1]}),
     wildcard_constraints:
         md_fig="|".join(name for name, _ in MD_FIGURES.values()),
     log:
@@ -78,7 +76,7 @@ rule metadyn_figure:
     conda:
         ENV
     shell:
-        "neurodyn metadyn figure {params.which:q} --manifest {params.manifest:q} --caption {params.caption:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn metadyn figure {params.which:q} --params {params.manifest:q} --out pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 rule metadyn_fewshot_tables:
@@ -98,8 +96,8 @@ rule metadyn_fewshot_tables:
     conda:
         ENV
     shell:
-        "neurodyn metadyn tables fewshot --manifest {params.manifest:q} --recon-csv {output.recon_csv:q} --recon-md {output.recon_md:q}"
-        " --forecast-csv {output.forecast_csv:q} --forecast-md {output.forecast_md:q} 2> {log:q}"
+        "neurodyn metadyn tables fewshot --params {params.manifest:q} --out recon_csv={output.recon_csv:q} recon_md={output.recon_md:q}"
+        " forecast_csv={output.forecast_csv:q} forecast_md={output.forecast_md:q} 2> {log:q}"
 
 
 for _which, (_name, _) in MD_FIGURES.items():
@@ -127,7 +125,7 @@ rule metadyn_scorecard:
     conda:
         ENV
     shell:
-        "neurodyn metadyn tables scorecard --manifest {params.manifest:q} --out {output:q} 2> {log:q}"
+        "neurodyn metadyn tables scorecard --params {params.manifest:q} --out {output:q} 2> {log:q}"
 
 
 if MD_BUILD["fig3"] and MD_BUILD["fewshot"]:

@@ -80,7 +80,7 @@ ERD_PAIRS_SYN = _erdp.available_pairs(ERD, _erd_can_build, "synthetic") if ERD e
 def erd_table_runs(pairs):
     return _erdp.table_runs(ERD, pairs)
 
-def erd_spec():
+def erd_spec(**extra):
     pairs = {name: {"setting": ERD["pairs"][name]["setting"], "source": ERD["pairs"][name]["source"], "target": ERD["pairs"][name]["target"]} for name in ERD.get("pairs", {})}
     missing = {}
     for name, pair in ERD.get("pairs", {}).items():
@@ -89,7 +89,7 @@ def erd_spec():
             if reason:
                 missing[name] = reason
     return as_arg({"methods": ERD["methods"], "pairs": pairs, "available": ERD_PAIRS_REAL + ERD_PAIRS_SYN,
-                   "unavailable": missing, "scorecard": ERD["scorecard"]})
+                   "unavailable": missing, "scorecard": ERD["scorecard"], **extra})
 
 def erd_latents_runs():
     return _erdp.latents_runs(ERD)

@@ -27,7 +27,7 @@ rule scorecard:
     conda:
         ENV
     shell:
-        "neurodyn scorecard --published-dir {params.published_dir:q} --fragments {input.fragments:q} --out {output.md:q} --csv {output.csv:q} 2> {log:q}"
+        "neurodyn scorecard --inputs published={params.published_dir:q} fragments={input.fragments:q} --out md={output.md:q} csv={output.csv:q} 2> {log:q}"
 
 
 TARGETS.append("results/scorecard.md")
@@ -46,8 +46,7 @@ rule overview_figure:
         pdf=report("results/figures/overview/{session}.pdf", caption="../report/overview.rst", category="Data"),
         png="results/figures/overview/{session}.png",
     params:
-        trials=config["overview"]["raster_trials"],
-        smooth=config["overview"]["smooth_sd_ms"],
+        p=as_arg({"trials": config["overview"]["raster_trials"], "smooth_ms": config["overview"]["smooth_sd_ms"]}),
     log:
         "results/logs/figures/overview_{session}.log",
     benchmark:
@@ -55,7 +54,7 @@ rule overview_figure:
     conda:
         ENV
     shell:
-        "neurodyn overview figure --session {input:q} --trials {params.trials:q} --smooth-ms {params.smooth:q} --out {output.pdf:q} --png {output.png:q} 2> {log:q}"
+        "neurodyn overview figure --inputs session={input:q} --params {params.p:q} --out pdf={output.pdf:q} png={output.png:q} 2> {log:q}"
 
 
 rule dataset_table:
@@ -71,7 +70,7 @@ rule dataset_table:
     conda:
         ENV
     shell:
-        "neurodyn overview table --sessions {input:q} --csv {output.csv:q} --md {output.md:q} 2> {log:q}"
+        "neurodyn overview table --inputs sessions={input:q} --out csv={output.csv:q} md={output.md:q} 2> {log:q}"
 
 
 TARGETS += expand("results/figures/overview/{session}.pdf", session=OVERVIEW_SESSIONS)

@@ -45,6 +45,7 @@ from neurodyn.data import binning
 from neurodyn.errors import InputError
 from neurodyn.store import make_session, write_session
 from neurodyn.utils.atomic import check_replaceable
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 SPEC_KEYS = {"name", "bin_ms", "kind", "format", "provenance", "nlb", "window_ms", "align_event", "split", "seed", "move_onset"}
 MOVE_ONSET_KEYS = {"series", "after", "fraction", "min_peak"}
@@ -81,7 +82,7 @@ class Window:
 
 
 def parse_spec(text: str | Mapping[str, Any]) -> dict[str, Any]:
-    where = "--spec"
+    where = "--params"  # the conversion spec is the convert job's params
     if isinstance(text, str):
         try:
             spec = json.loads(text)
@@ -126,18 +127,18 @@ def window_from_spec(spec: Mapping[str, Any]) -> Window:
     align = spec.get("align_event", nlb.get("align_event"))
     window = spec.get("window_ms", nlb.get("window_ms"))
     if align is None:
-        raise InputError("--spec", "align_event", "an alignment event (spec.align_event or spec.nlb.align_event)")
+        raise InputError("--params", "align_event", "an alignment event (spec.align_event or spec.nlb.align_event)")
     if window is None:
-        raise InputError("--spec", "window_ms", "a window [start, stop] in ms (spec.window_ms or spec.nlb.window_ms)")
+        raise InputError("--params", "window_ms", "a window [start, stop] in ms (spec.window_ms or spec.nlb.window_ms)")
     if not isinstance(window, (list, tuple)) or len(window) != 2 or not window[0] < window[1]:
-        raise InputError("--spec", "window_ms", "[start, stop] in ms with start < stop", got=window)
+        raise InputError("--params", "window_ms", "[start, stop] in ms with start < stop", got=window)
     bin_ms = int(round(spec["bin_ms"]))
     length = window[1] - window[0]
     if abs(length / bin_ms - round(length / bin_ms)) > 1e-9:
-        raise InputError("--spec", "window_ms", f"a length that is a whole number of {bin_ms} ms bins", got=window)
+        raise InputError("--params", "window_ms", f"a length that is a whole number of {bin_ms} ms bins", got=window)
     forward = float(nlb.get("forward_ms", 0) or 0)
     if abs(forward / bin_ms - round(forward / bin_ms)) > 1e-9:
-        raise InputError("--spec", "nlb.forward_ms", f"a whole number of {bin_ms} ms bins", got=forward)
+        raise InputError("--params", "nlb.forward_ms", f"a whole number of {bin_ms} ms bins", got=forward)
     return Window(
         align_event=str(align), start_ms=float(window[0]), stop_ms=float(window[1]), bin_ms=bin_ms,
         forward_ms=forward, behaviour=nlb.get("behaviour"), lag_ms=float(nlb.get("lag_ms", 0) or 0),
@@ -361,10 +362,10 @@ def derive_move_onset(nwb, cols: Mapping[str, np.ndarray], rule: Mapping[str, An
     """
     unknown = sorted(set(rule) - MOVE_ONSET_KEYS)
     if unknown:
-        raise InputError("--spec", f"move_onset.{unknown[0]}", f"one of the known keys [{', '.join(sorted(MOVE_ONSET_KEYS))}]")
+        raise InputError("--params", f"move_onset.{unknown[0]}", f"one of the known keys [{', '.join(sorted(MOVE_ONSET_KEYS))}]")
     for key in ("series", "after", "fraction"):
         if key not in rule:
-            raise InputError("--spec", f"move_onset.{key}", "this key (config sessions.<name>.move_onset)")
+            raise InputError("--params", f"move_onset.{key}", "this key (config sessions.<name>.move_onset)")
     series = nwb.series_in(BEHAVIOUR_MODULE)
     name = rule["series"]
     if name not in series:
@@ -373,7 +374,7 @@ def derive_move_onset(nwb, cols: Mapping[str, np.ndarray], rule: Mapping[str, An
         raise InputError(path, f"intervals/trials/{rule['after']}", f"the column named by move_onset.after; the table has {sorted(cols)}")
     fraction, min_peak = float(rule["fraction"]), float(rule.get("min_peak", 0.0) or 0.0)
     if not 0 < fraction < 1:
-        raise InputError("--spec", "move_onset.fraction", "a fraction in (0, 1)", got=fraction)
+        raise InputError("--params", "move_onset.fraction", "a fraction in (0, 1)", got=fraction)
     info = series[name]
     times = nwb.timestamps(info)
     after = np.asarray(cols[rule["after"]], np.float64)
@@ -552,7 +553,7 @@ def sha256_file(path: Path) -> str:
 def _verify_sha256(path: Path, spec: Mapping[str, Any]) -> None:
     expected = spec["provenance"].get("sha256")
     if not expected:
-        raise InputError("--spec", "provenance.sha256", "the file's sha256 (config: sessions.<name>.source.mirror.sha256)")
+        raise InputError("--params", "provenance.sha256", "the file's sha256 (config: sessions.<name>.source.mirror.sha256)")
     got = sha256_file(path)
     if got != expected:
         raise InputError(path, "sha256", f"{expected} (config) — the file differs from the pinned copy", got=got)
@@ -586,7 +587,7 @@ def convert_erdiff_npz(path: Path, spec: Mapping[str, Any]):
     """
     role = spec["provenance"].get("role")
     if role not in ("source", "target"):
-        raise InputError("--spec", "provenance.role", "source or target (which ERDiff session this file is)", got=role)
+        raise InputError("--params", "provenance.role", "source or target (which ERDiff session this file is)", got=role)
     _verify_sha256(path, spec)
     data = _load_npz(path, ("neural", "counts_x13", "pos", "label"))
     neural, pos, label = data["neural"], data["pos"], data["label"]
@@ -598,7 +599,7 @@ def convert_erdiff_npz(path: Path, spec: Mapping[str, Any]):
     bin_ms = float(spec["bin_ms"])
     window = spec.get("window_ms", [0, n_bin * bin_ms])
     if abs((window[1] - window[0]) - n_bin * bin_ms) > 1e-9:
-        raise InputError("--spec", "window_ms", f"a window of {n_bin} bins of {bin_ms:g} ms (the file has {n_bin} bins)", got=window)
+        raise InputError("--params", "window_ms", f"a window of {n_bin} bins of {bin_ms:g} ms (the file has {n_bin} bins)", got=window)
     condition = np.asarray([f"direction={int(v)}" for v in label])
     fractions = spec.get("split", {"train": 0.7, "val": 0.1, "test": 0.2})
     split = assign_split(condition, fractions, int(spec.get("seed", 0)))
@@ -689,7 +690,7 @@ def _verify_multi_sha256(paths: list[Path], spec: Mapping[str, Any]) -> None:
     digests = spec["provenance"].get("sha256")
     digests = [digests] if isinstance(digests, str) else list(digests or [])
     if len(digests) != len(paths):
-        raise InputError("--spec", "provenance.sha256", f"one sha256 per input file ({len(paths)})", got=digests)
+        raise InputError("--params", "provenance.sha256", f"one sha256 per input file ({len(paths)})", got=digests)
     for path, expected in zip(paths, digests):
         _verify_sha256(path, {"provenance": {"sha256": expected}})
 
@@ -716,11 +717,11 @@ def convert(inputs: list[str | Path], spec: Mapping[str, Any] | str, out: str | 
             fill = None
             if spec["format"] == "nwb":
                 if len(paths) != 1:
-                    raise InputError("--input", "", "exactly one NWB file", got=[str(p) for p in paths])
+                    raise InputError("--inputs", "source", "exactly one NWB file", got=[str(p) for p in paths])
                 ds, fill = convert_nwb(paths[0], spec)
             elif spec["format"] == "erdiff_npz":
                 if len(paths) != 1:
-                    raise InputError("--input", "", "exactly one npz file", got=[str(p) for p in paths])
+                    raise InputError("--inputs", "source", "exactly one npz file", got=[str(p) for p in paths])
                 ds = convert_erdiff_npz(paths[0], spec)
             else:
                 ds = convert_nlb_1ms_npz(paths, spec)
@@ -768,11 +769,11 @@ def _check_pins(paths: list[Path], spec: Mapping[str, Any], read: list[tuple[int
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn convert", description=__doc__.splitlines()[0])
-    parser.add_argument("--input", required=True, nargs="+", help="the NWB file (or npz files) to convert")
-    parser.add_argument("--spec", required=True, help="conversion spec as JSON (SessionSources.convert_spec)")
-    parser.add_argument("--out", required=True, help="session store to write (.zarr directory)")
-    args = parser.parse_args(argv)
+    # inputs: source = the NWB file (or the npz files of a bundled recording)
+    add_job_arguments(parser, inputs={"source": "+"}, params="conversion spec as JSON (SessionSources.convert_spec)",
+                      out_help="session store to write (.zarr directory)")
+    args = parse_job_args(parser, argv)
     t0 = time.perf_counter()
-    out = convert(args.input, args.spec, args.out)
+    out = convert(args.inputs["source"], args.params, args.out)
     print(f"neurodyn convert: wrote {out} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0

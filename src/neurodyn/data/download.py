@@ -37,10 +37,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from neurodyn.config import parse_params
 from neurodyn.data.paths import contained_raw_path
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import atomic_path, mark
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 MIB = 1 << 20
 # statuses worth another attempt (server busy or a proxy hiccup); other 4xx/5xx answers are final
@@ -77,7 +77,7 @@ class AssetSpec:
         return self.sha256 is not None and self.size is not None
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "--asset") -> AssetSpec:
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "--params asset") -> AssetSpec:
         for key in ("dandiset", "path"):
             if not isinstance(data.get(key), str) or not data[key]:
                 raise InputError(where, key, "a non-empty string", got=data.get(key))
@@ -101,7 +101,7 @@ class DandiSettings:
     chunk_bytes: int = 8 * MIB
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], where: str = "--dandi") -> DandiSettings:
+    def from_mapping(cls, data: Mapping[str, Any], where: str = "--params dandi") -> DandiSettings:
         values = {}
         for field in dataclasses.fields(cls):
             if field.name not in data:
@@ -419,18 +419,21 @@ def check_out_path(out: str | os.PathLike, spec: AssetSpec, raw_dir: str | None)
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn download", description=__doc__.splitlines()[0])
-    parser.add_argument("--asset", required=True, help="asset spec as JSON (dandiset, version, path[, asset_id, size, sha256, etag])")
-    parser.add_argument("--dandi", required=True, help="the config section `dandi` as JSON")
-    parser.add_argument("--mirror", default=None, help="a local directory searched (by file name and size) before DANDI")
-    parser.add_argument("--offline", action="store_true", help="never reach the network (config: offline)")
-    parser.add_argument("--out", required=True, help="where the verified file lands (<raw_dir>/<dandiset>/<path>)")
-    args = parser.parse_args(argv)
-    spec = AssetSpec.from_mapping(parse_params(args.asset, "--asset"))
-    dandi = parse_params(args.dandi, "--dandi")
+    # inputs: mirror = a local directory searched (by file name and size) before DANDI
+    add_job_arguments(parser, inputs={"mirror": "?"},
+                      params="JSON: asset (dandiset, version, path[, asset_id, size, sha256, etag]), dandi (the config "
+                             "section), offline (never reach the network)",
+                      out_help="where the verified file lands (<raw_dir>/<dandiset>/<path>)")
+    args = parse_job_args(parser, argv)
+    for key in ("asset", "dandi"):
+        if not isinstance(args.params.get(key), dict):
+            raise InputError("--params", key, "a JSON object (the asset spec / the config section dandi)", got=args.params.get(key))
+    spec = AssetSpec.from_mapping(args.params["asset"])
+    dandi = args.params["dandi"]
     settings = DandiSettings.from_mapping(dandi)
     check_out_path(args.out, spec, dandi.get("raw_dir"))
     try:
-        fetch(spec, args.out, settings, mirror=args.mirror, offline=args.offline)
+        fetch(spec, args.out, settings, mirror=args.inputs["mirror"], offline=bool(args.params.get("offline", False)))
     except FetchError as err:
         print(f"neurodyn download: error: {err}", file=sys.stderr)
         return 1

@@ -26,9 +26,10 @@ from typing import Any
 
 import yaml
 
-from neurodyn.config import ROOT, check_asset_path, load_schema, parse_params, read_config_file, validate
+from neurodyn.config import ROOT, check_asset_path, load_schema, read_config_file, validate
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import write_text
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 HEADER = """\
 # DANDI lock file — written by `neurodyn lock` (snakemake --cores 1 {out}); do not edit by hand.
@@ -79,13 +80,13 @@ def lock(unpinned: Mapping[str, Any], settings, *, log=None) -> dict[str, Any]:
     from neurodyn.data.download import AssetSpec, _with_retries, open_client, resolve
 
     log = log or sys.stderr
-    _check_unpinned(unpinned, "--unpinned")
+    _check_unpinned(unpinned, "--params unpinned")
     client = open_client(settings, "neurodyn lock", log=log)
     assets: dict[str, Any] = {}
     versions: dict[str, str] = {}
     for dandiset, entry in sorted(unpinned.items()):
         for path in entry["assets"]:
-            check_asset_path(path, where="--unpinned", field=f"{dandiset}.assets")
+            check_asset_path(path, where="--params unpinned", field=f"{dandiset}.assets")
             spec = AssetSpec(dandiset=dandiset, path=path, version=entry.get("version"))
             archive, _url = _with_retries(
                 settings, lambda spec=spec: resolve(client, spec),
@@ -111,14 +112,15 @@ def lock(unpinned: Mapping[str, Any], settings, *, log=None) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn lock", description=__doc__.splitlines()[0])
-    parser.add_argument("--unpinned", required=True, help="the config section `unpinned` as JSON")
-    parser.add_argument("--dandi", required=True, help="the config section `dandi` as JSON")
-    parser.add_argument("--out", required=True, help="the lock file (config: dandi.lock_file)")
-    args = parser.parse_args(argv)
+    add_job_arguments(parser, params="JSON: unpinned and dandi, the config sections", out_help="the lock file (config: dandi.lock_file)")
+    args = parse_job_args(parser, argv)
     from neurodyn.data.download import DandiSettings, FetchError
 
-    unpinned = parse_params(args.unpinned, "--unpinned")
-    settings = DandiSettings.from_mapping(parse_params(args.dandi, "--dandi"))
+    for key in ("unpinned", "dandi"):
+        if not isinstance(args.params.get(key), dict):
+            raise InputError("--params", key, "a JSON object (the config section)", got=args.params.get(key))
+    unpinned = args.params["unpinned"]
+    settings = DandiSettings.from_mapping(args.params["dandi"])
     try:
         content = lock(unpinned, settings)
     except FetchError as err:

@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from neurodyn.config import parse_params  # noqa: E402
 from neurodyn.errors import InputError  # noqa: E402
 from neurodyn.runrecord import read_config, read_metrics  # noqa: E402
 from neurodyn.utils.figures import save_figure  # noqa: E402
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args  # noqa: E402
 
 NAMES = {"dcf": "DCF", "vae": "VAE", "lfads": "LFADS", "dmd": "DMD", "tphate": "T-PHATE", "cebra": "CEBRA", "pca": "PCA"}
 
@@ -266,25 +266,21 @@ def fig_stability(runs: list[str], baseline_runs: list[str], sessions: list[str]
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf figure", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=["ball", "rmae", "ball-comparison", "keff", "neural-latents", "stability"])
-    parser.add_argument("--runs", nargs="+", required=True, help="DCF run records")
-    parser.add_argument("--baseline-runs", nargs="*", default=[])
-    parser.add_argument("--sessions", nargs="*", default=[])
-    parser.add_argument("--params", required=True)
-    parser.add_argument("--out", required=True, help="the PDF")
-    parser.add_argument("--png", required=True)
-    args = parser.parse_args(argv)
-    params = parse_params(args.params)
-    which = args.which
+    add_job_arguments(parser, inputs={"runs": "+", "baselines": "*", "sessions": "*"}, params="the figure's config slice as JSON",
+                      outputs=["pdf", "png"])
+    args = parse_job_args(parser, argv)
+    params, which, pdf, png = args.params, args.which, args.out["pdf"], args.out["png"]
+    runs, baselines, sessions = args.inputs["runs"], args.inputs["baselines"], args.inputs["sessions"]
     if which == "ball":
-        fig_ball(args.runs, params, args.out, args.png)
+        fig_ball(runs, params, pdf, png)
     elif which == "rmae":
-        fig_rmae(args.runs, params, args.out, args.png)
+        fig_rmae(runs, params, pdf, png)
     elif which == "ball-comparison":
-        fig_ball_comparison(args.runs, args.baseline_runs, params, args.out, args.png)
+        fig_ball_comparison(runs, baselines, params, pdf, png)
     elif which == "keff":
-        fig_keff(args.runs, params, args.out, args.png)
+        fig_keff(runs, params, pdf, png)
     elif which == "neural-latents":
-        fig_neural_latents(args.runs, args.baseline_runs, args.sessions, params, args.out, args.png)
+        fig_neural_latents(runs, baselines, sessions, params, pdf, png)
     else:
-        fig_stability(args.runs, args.baseline_runs, args.sessions, params, args.out, args.png)
+        fig_stability(runs, baselines, sessions, params, pdf, png)
     return 0

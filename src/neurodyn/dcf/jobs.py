@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurodyn.config import parse_params
 from neurodyn.errors import InputError
 from neurodyn.loop import fit
 from neurodyn.models.dcf import COMPARISON_MODELS, comparison_fitter
@@ -23,6 +22,7 @@ from neurodyn.runrecord import RunRecord
 from neurodyn.store import open_session
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import derive_seed, seed_everything
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 
 TRAIN_DOC = """Train DCF (coupled compressive and dynamical flows) on neural data or video and write its run record.
@@ -144,20 +144,18 @@ def neural_scores(name: str, latents: np.ndarray, reconstruction_hz: np.ndarray 
 
 def train(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf train", description=TRAIN_DOC.splitlines()[0])
-    parser.add_argument("--params", required=True, help="the DCF config slice (model + experiment) as JSON")
     parser.add_argument("--kind", choices=["neural", "video"], required=True)
-    parser.add_argument("--sessions", nargs="*", default=[], help="session stores (.zarr)")
-    parser.add_argument("--frames", help="a user-supplied .npy/.npz of frames (video kind, instead of --sessions)")
+    add_job_arguments(parser, inputs={"sessions": "*", "frames": "?"}, params="the DCF config slice (model + experiment) as JSON",
+                      out_help="the run record (sessions: stores; frames: a user-supplied .npy/.npz, video kind)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    cfg = parse_params(args.params)
+    args = parse_job_args(parser, argv)
+    cfg, sessions, frames = args.params, args.inputs["sessions"], args.inputs["frames"]
     if args.kind == "neural":
         require_report(cfg)
     device = pick_device(args.device)
-    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=[*args.sessions, *([args.frames] if args.frames else [])])
-    stores = [open_session(p) for p in args.sessions]
+    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=[*sessions, *([frames] if frames else [])])
+    stores = [open_session(p) for p in sessions]
     metrics: dict[str, Any] = {}
     if args.kind == "neural":
         data: NeuralData = prepare_neural(stores, cfg["data"])
@@ -170,7 +168,7 @@ def train(argv: list[str]) -> int:
         readout = out[cfg["report"]["dcf_readout"]].numpy()
         out["scores"] = neural_scores("dcf", readout, out["reconstruction_hz"].numpy(), data, stores, cfg, metrics, reference=True)
     else:
-        video: VideoData = video_from_file(args.frames) if args.frames else video_from_store(stores[0])
+        video: VideoData = video_from_file(frames) if frames else video_from_store(stores[0])
         series = video.frames
         model, history = train_dcf(series, cfg, seed=args.seed, record=record, device=device, image_shape=video.image_shape, label="dcf-video")
         n_sim = min(int(cfg["n_simulated"]), len(series))
@@ -224,21 +222,19 @@ def baseline(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf baseline", description=BASELINE_DOC.splitlines()[0])
     parser.add_argument("--method", choices=METHODS, required=True)
     parser.add_argument("--kind", choices=["neural", "video"], required=True)
-    parser.add_argument("--params", required=True, help="{'data': ..., '<method>': ...} as JSON")
-    parser.add_argument("--sessions", nargs="+", required=True)
+    add_job_arguments(parser, inputs={"sessions": "+"}, params="{'data': ..., '<method>': ...} as JSON", out_help="the run record")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    cfg = parse_params(args.params)
+    args = parse_job_args(parser, argv)
+    cfg, sessions = args.params, args.inputs["sessions"]
     if args.method not in cfg:
         raise InputError("--params", args.method, f"the {args.method} hyperparameters")
     if args.kind == "neural":
         require_report(cfg)
     torch.set_num_threads(1)
     device = pick_device(args.device)
-    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=args.sessions)
-    stores = [open_session(p) for p in args.sessions]
+    record = RunRecord(args.out, cfg, args.seed, device=describe(device), inputs=sessions)
+    stores = [open_session(p) for p in sessions]
     outputs: dict[str, Any] = {"method": args.method}
     metrics: dict[str, Any] = {}
     if args.kind == "neural":

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurodyn.config import parse_params
 from neurodyn.errors import InputError
 from neurodyn.runrecord import read_config, read_metrics
 from neurodyn.utils.atomic import write_text
 from neurodyn.utils.tables import csv_text, md_text, write_tables
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 ORDER = ["dcf", "vae", "marble", "lfads", "dmd", "tphate", "cebra", "pca"]
 NAMES = {"dcf": "DCF", "vae": "VAE", "marble": "MARBLE", "lfads": "LFADS", "dmd": "DMD", "tphate": "T-PHATE", "cebra": "CEBRA", "pca": "PCA"}
@@ -62,27 +62,23 @@ def _md(v: Any) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn dcf tables", description=__doc__.splitlines()[0])
-    parser.add_argument("--params", required=True, help="the dcf.neural and dcf.report config slices as JSON")
-    parser.add_argument("--dcf-runs", nargs="*", default=[], help="DCF run records, one per seed (the first is tabulated)")
-    parser.add_argument("--neural-unavailable", default=None, metavar="REASON",
-                        help="the neural sessions cannot be built here (why): Tables 1-2, stability and NLB rows say so")
-    parser.add_argument("--baseline-runs", nargs="*", default=[])
-    parser.add_argument("--baseline-seed-runs", nargs="*", default=[], help="comparison models refit with further seeds (stability)")
-    parser.add_argument("--ball-runs", nargs="*", default=[])
-    parser.add_argument("--video-runs", nargs="*", default=[], help="DCF runs on user-supplied videos (mouse, birdsong)")
-    parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--scorecard", required=True)
-    args = parser.parse_args(argv)
-    cfg = parse_params(args.params)
-    out_dir = Path(args.out_dir)
-    if args.neural_unavailable is not None:
-        card = _unavailable_neural_tables(out_dir, cfg["report"], args.neural_unavailable)
-    elif not args.dcf_runs:
-        raise InputError("--dcf-runs", "", "DCF's neural run records, or --neural-unavailable REASON")
+    # inputs: dcf = DCF run records, one per seed (the first is tabulated); baseline_seeds = comparison models refit
+    # with further seeds (stability); videos = DCF runs on user-supplied videos. params.neural_unavailable: why the
+    # neural sessions cannot be built here (Tables 1-2, stability and NLB rows then say so)
+    add_job_arguments(parser, inputs={"dcf": "*", "baselines": "*", "baseline_seeds": "*", "ball": "*", "videos": "*"},
+                      params="the dcf.neural and dcf.report config slices as JSON (+ neural_unavailable: REASON)",
+                      outputs=["tables", "scorecard"], out_help="tables=FOLDER scorecard=JSON")
+    args = parse_job_args(parser, argv)
+    cfg, runs = args.params, args.inputs
+    out_dir = Path(args.out["tables"])
+    if cfg.get("neural_unavailable") is not None:
+        card = _unavailable_neural_tables(out_dir, cfg["report"], str(cfg["neural_unavailable"]))
+    elif not runs["dcf"]:
+        raise InputError("--inputs", "dcf", "DCF's neural run records, or params.neural_unavailable REASON")
     else:
-        card = _neural_tables(args, cfg, out_dir)
-    _ball_and_video_rows(card, args, cfg["report"])
-    write_text(args.scorecard, json.dumps({"rows": card}, indent=2, sort_keys=True))
+        card = _neural_tables(runs, cfg, out_dir)
+    _ball_and_video_rows(card, runs, cfg["report"])
+    write_text(args.out["scorecard"], json.dumps({"rows": card}, indent=2, sort_keys=True))
     return 0
 
 
@@ -124,7 +120,7 @@ def _scores(run: str | Path, out: dict[str, Any]) -> dict[str, Any]:
     return out["scores"]
 
 
-def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path) -> dict[str, dict[str, Any]]:
+def _neural_tables(runs: dict[str, list[str]], cfg: dict[str, Any], out_dir: Path) -> dict[str, dict[str, Any]]:
     """Tables 1-2, stability and NLB metrics from the DCF / comparison run records (each job scored its own model:
     outputs.pt ``scores``); returns the scorecard rows. Only the comparisons across runs are computed here."""
     from neurodyn.models.dcf import evaluate as ev
@@ -134,7 +130,7 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
     scores: dict[str, dict[str, Any]] = {}
     seed_latents: dict[str, list[np.ndarray]] = {"dcf": []}
     lat_of: list[tuple[str, str, np.ndarray]] = []  # (run, method, latents (n_windows, T, d)) of every run, for the stability
-    for i, run in enumerate(args.dcf_runs):
+    for i, run in enumerate(runs["dcf"]):
         out = _outputs(run)
         lat_of.append((run, "dcf", out[rep["dcf_readout"]].numpy()))
         if i == 0:
@@ -142,18 +138,18 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
     first = scores["dcf"]
     test = np.asarray(first["test_index"])
     row_notes: dict[str, str] = {}
-    for run in args.baseline_runs:
+    for run in runs["baselines"]:
         out = _outputs(run)
         method = out["method"]
         scores[method] = _scores(run, out)
         if not np.array_equal(np.asarray(scores[method]["test_index"]), test):
-            raise InputError(Path(run) / "outputs.pt", "scores.test_index", f"the held-out windows of {args.dcf_runs[0]} (same sessions and data config)")
+            raise InputError(Path(run) / "outputs.pt", "scores.test_index", f"the held-out windows of {runs['dcf'][0]} (same sessions and data config)")
         if "frames_embedded" in out:  # T-PHATE above its max_frames (neurodyn.models.dcf.embeddings.fit_tphate)
             row_notes[method] = (f"embedded {len(out['frames_embedded'])} of {out['latents'].shape[1]} frames per window "
                                  "(the package's operators are dense N × N), the others interpolated in time")
         if method in rep["stability_baselines"]:
             lat_of.append((run, method, out["latents"].numpy()))
-    lat_of += [(run, (out := _outputs(run))["method"], out["latents"].numpy()) for run in args.baseline_seed_runs]
+    lat_of += [(run, (out := _outputs(run))["method"], out["latents"].numpy()) for run in runs["baseline_seeds"]]
     for run, method, lat in lat_of:
         if lat.shape[0] <= test.max(initial=-1):
             raise InputError(Path(run) / "outputs.pt", "latents", f"latents of every window of the sessions (> {test.max()})", got=lat.shape[0])
@@ -255,9 +251,9 @@ def _neural_tables(args: argparse.Namespace, cfg: dict[str, Any], out_dir: Path)
     return card
 
 
-def _ball_and_video_rows(card: dict[str, dict[str, Any]], args: argparse.Namespace, rep: dict[str, Any]) -> None:
+def _ball_and_video_rows(card: dict[str, dict[str, Any]], runs: dict[str, list[str]], rep: dict[str, Any]) -> None:
     """The rotating-ball and user-video scorecard rows (k_eff, rMAE), added to ``card``."""
-    for run in args.ball_runs:
+    for run in runs["ball"]:
         rcfg, met = read_config(run), read_metrics(run)
         p = rcfg["nested_dropout"]["p"]
         ref = rcfg["variant"] == rep["ball_reference_variant"]
@@ -270,7 +266,7 @@ def _ball_and_video_rows(card: dict[str, dict[str, Any]], args: argparse.Namespa
                 "ours": round(met[f"rmae_flow_k{kmax}"], 4), "spread": f"encoder {met[f'rmae_encoder_k{kmax}']:.3f}",
                 "note": f"rMAE Σ|x̂ − x| / Σ|x| of all frames from K = {kmax} latents carried back by the generative flow (the encoder's linear decode in "
                         f"'spread'); p = {p:.4g}; {rep['ball_note']}"}
-    video_runs = {read_config(run)["variant"]: run for run in args.video_runs}
+    video_runs = {read_config(run)["variant"]: run for run in runs["videos"]}
     for name, spec in rep["user_video"].items():
         key = "text.video.k_eff" if name == "mouse" else f"text.{name}.k_eff"
         if name in video_runs:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from neurodyn.config import parse_params
 from neurodyn.erdiff.report import LABELS, fmt, read_runs, summarise
 from neurodyn.models.erdiff.runner import read_checkpoint
 from neurodyn.utils.figures import pyplot, save_figure
 from neurodyn.utils.tables import csv_text, md_text, write_tables
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 
 SYNTHETIC_DOC = """ERDiff Fig. 3: synthetic NLL / KLD per method and true source dynamics vs target latents aligned by ERDiff and JSDM."""
@@ -25,23 +25,18 @@ SYNTHETIC_DOC = """ERDiff Fig. 3: synthetic NLL / KLD per method and true source
 
 def synthetic(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn erdiff synthetic", description=SYNTHETIC_DOC)
-    parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--sources", nargs="*", default=[])
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--sim", required=True, help="generator params of the target session (JSON)")
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--md", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--png", required=True)
-    args = parser.parse_args(argv)
+    add_job_arguments(parser, inputs={"runs": "*", "sources": "*"},
+                      params="the table spec as JSON, with sim: the generator params of the target session",
+                      outputs=["csv", "md", "pdf", "png"])
+    args = parse_job_args(parser, argv)
     plt = pyplot()
 
     from neurodyn.models.erdiff.metrics import synthetic_scoring
     from neurodyn.simulate.erdiff_bernoulli import DEFAULTS, dynamics_step, fixed_points
 
-    spec = parse_params(args.spec, "--spec")
-    sim = {**DEFAULTS, **parse_params(args.sim, "--sim")}
-    runs = read_runs(args.runs)
+    spec = args.params
+    sim = {**DEFAULTS, **(spec.get("sim") or {})}
+    runs = read_runs(args.inputs["runs"])
     rows = []
     for method in [m for m in spec["methods"] if m not in ("oracle", "oracle_matched")]:  # the synthetic pair has no behaviour to regress
         sel = [r for r in runs if r["method"] == method]
@@ -52,8 +47,8 @@ def synthetic(argv: list[str]) -> int:
     preface = ("ERDiff synthetic experiment (Fig. 3A). Target test latents, mapped to the true latent space by an affine map "
                "fitted on SOURCE trials only, scored by the trial-average NLL under the true dynamics and the KL divergence "
                "to the true source latent distribution (Gaussian moment fits). Lower is better. Mean (± sd) over seeds.")
-    write_tables({args.csv: csv_text(["key", "method", "NLL (nats/trial)", "KLD (nats)", "seeds", "nll_mean", "nll_sd", "kld_mean", "kld_sd"], rows),
-                  args.md: md_text(["method", "NLL (nats/trial)", "KLD (nats)", "seeds"], rows, caption=preface)})
+    write_tables({args.out["csv"]: csv_text(["key", "method", "NLL (nats/trial)", "KLD (nats)", "seeds", "nll_mean", "nll_sd", "kld_mean", "kld_sd"], rows),
+                  args.out["md"]: md_text(["method", "NLL (nats/trial)", "KLD (nats)", "seeds"], rows, caption=preface)})
 
     fig, axes = plt.subplots(1, 5, figsize=(22, 4.2))
     names = [r["method"] for r in rows]
@@ -68,7 +63,7 @@ def synthetic(argv: list[str]) -> int:
     first_seed = {}
     for r in runs:
         first_seed.setdefault(r["method"], r)
-    source_by_dir = {str(Path(s).parent): s for s in args.sources}
+    source_by_dir = {str(Path(s).parent): s for s in args.inputs["sources"]}
     panels = [("True source dynamics", None), ("Aligned by ERDiff", "erdiff"), ("Aligned by JSDM", "jsdm")]
     for ax, (title, method) in zip(axes[2:], panels):
         ax.quiver(gx, gy, flow[..., 0], flow[..., 1], color="0.75", angles="xy")
@@ -100,7 +95,7 @@ def synthetic(argv: list[str]) -> int:
         "our own 2-D bistable one (the paper prints no equations), so the numbers are not comparable with the paper's Fig. 3."),
         ha="center", fontsize=8, wrap=True)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
-    save_figure(fig, (args.out, args.png), dpi=120)
+    save_figure(fig, (args.out["pdf"], args.out["png"]), dpi=120)
     return 0
 
 
@@ -115,15 +110,11 @@ def trial_average(latents: np.ndarray, condition: list[str]) -> dict[str, np.nda
 
 def latents_figure(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn erdiff latents-figure", description=LATENTS_FIGURE_DOC)
-    parser.add_argument("--source-run", required=True)
-    parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--png", required=True)
-    args = parser.parse_args(argv)
+    add_job_arguments(parser, inputs={"source_run": "1", "runs": "*"}, params="the table spec as JSON", outputs=["pdf", "png"])
+    args = parse_job_args(parser, argv)
     plt = pyplot()
 
-    src = read_checkpoint(Path(args.source_run) / "latents.pt")
+    src = read_checkpoint(Path(args.inputs["source_run"]) / "latents.pt")
     test = np.asarray(src["split"]) == "test"
     src_lat = src["mean"].numpy()
     # a common 3-D view: PCA fitted on the source latents only
@@ -137,7 +128,7 @@ def latents_figure(argv: list[str]) -> int:
         return np.pad(out, [(0, 0)] * (out.ndim - 1) + [(0, 3 - out.shape[-1])])
 
     panels = [("Source (test trials)", trial_average(view(src_lat[test]), list(np.asarray(src["condition"])[test])))]
-    for run in read_runs(args.runs):
+    for run in read_runs(args.inputs["runs"]):
         aligned = read_checkpoint(Path(run["path"]) / "aligned.pt")
         # condition_var_ratio: between-direction variance of the aligned latents / the source's (collapse < 1)
         panels.append((f"Target aligned by {LABELS.get(run['method'], run['method'])} (R² {run.get('test_r2_pct', float('nan')):.1f}%,\n"
@@ -161,13 +152,13 @@ def latents_figure(argv: list[str]) -> int:
         ax.set_ylabel("PC2")
         ax.set_zlabel("PC3")
     fig.axes[0].legend(fontsize=6, loc="upper left")
-    spec = parse_params(args.spec, "--spec")
+    spec = args.params
     fig.text(0.5, 0.01, (
         f"Trial-averaged latents per reach direction (dots: first bin), projected on the top 3 PCs of the source latents; "
         f"one seed, held-out test trials, same axes in every panel. Cross-day only: the bundled pair is one monkey on two days "
         f"(inter-subject needs DANDI 000688 sessions of two monkeys, not available offline). {spec.get('caption_note', '')}"),
         ha="center", fontsize=8, wrap=True)
-    save_figure(fig, (args.out, args.png), dpi=120)
+    save_figure(fig, (args.out["pdf"], args.out["png"]), dpi=120)
     return 0
 
 
@@ -176,16 +167,13 @@ ROBUSTNESS_FIGURE_DOC = """ERDiff Fig. 2: held-out R² of ERDiff vs a baseline o
 
 def robustness_figure(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn erdiff robustness-figure", description=ROBUSTNESS_FIGURE_DOC)
-    parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--png", required=True)
-    args = parser.parse_args(argv)
-    spec = parse_params(args.spec, "--spec")
+    add_job_arguments(parser, inputs={"runs": "*"}, params="the robustness spec as JSON", outputs=["pdf", "png"])
+    args = parse_job_args(parser, argv)
+    spec = args.params
     plt = pyplot()
 
     rows = []
-    for run in read_runs(args.runs):
+    for run in read_runs(args.inputs["runs"]):
         m = re.search(r"/d(\d+)/s\d+/[a-z_]+_n([0-9.e-]+)$", run["path"].rstrip("/"))
         rows.append({**run, "dim": int(m.group(1)), "noise": float(m.group(2))})
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -218,5 +206,5 @@ def robustness_figure(argv: list[str]) -> int:
         f"offline). {len(spec['seeds'])} seeds, {len(spec['latent_dims'])} dims and {len(spec['noise_scales'])} noise scales here — "
         "too few for the paper's claim of consistency; the full config sweeps more."), ha="center", fontsize=8, wrap=True)
     fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    save_figure(fig, (args.out, args.png), dpi=120)
+    save_figure(fig, (args.out["pdf"], args.out["png"]), dpi=120)
     return 0

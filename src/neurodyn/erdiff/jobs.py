@@ -22,7 +22,6 @@ from pathlib import Path
 
 import torch
 
-from neurodyn.config import parse_params
 from neurodyn.erdiff.plan import noise_tag
 from neurodyn.errors import InputError
 from neurodyn.models.erdiff.data import load_trials
@@ -42,6 +41,7 @@ from neurodyn.models.erdiff.runner import (
 from neurodyn.runrecord import RunRecord
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import seed_everything
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 KEYS = ("vae", "prior", "align", "method", "plan", "behaviour", "device", "pair", "setting", "synthetic")
 
@@ -151,13 +151,12 @@ def run(params: dict, *, source_session: str, target_session: str, seed: int, ou
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn erdiff experiment", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--source-session", required=True)
-    parser.add_argument("--target-session", required=True)
-    parser.add_argument("--params", required=True, help="JSON: {vae, prior, align, method, plan: [{method, noise}], behaviour, device, pair, setting, synthetic}")
+    add_job_arguments(parser, inputs={"source_session": "1", "target_session": "1"},
+                      params="JSON: {vae, prior, align, method, plan: [{method, noise}], behaviour, device, pair, setting, synthetic}",
+                      out_help="the job folder: one run record per planned alignment")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the job's Snakemake threads)")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
+    args = parse_job_args(parser, argv)
     torch.set_num_threads(args.threads)
-    run(parse_params(args.params), source_session=args.source_session, target_session=args.target_session, seed=args.seed, out=args.out)
+    run(args.params, source_session=args.inputs["source_session"], target_session=args.inputs["target_session"], seed=args.seed, out=args.out)
     return 0

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from neurodyn.config import parse_params
 from neurodyn.erdiff.report import read_runs, summarise
 from neurodyn.runrecord import write_json
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 SCORED = ["cycle_gan", "jsdm", "sasa", "dann", "rdammd", "daf", "erdiff_wo_s", "erdiff_wo_t", "erdiff"]
 TABLE2 = ["cycle_gan", "jsdm", "sasa", "rdammd", "daf", "erdiff"]
@@ -66,9 +66,7 @@ def build(runs: list[str], spec: dict) -> dict:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn erdiff scorecard", description=__doc__)
-    parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
-    write_json(args.out, build(args.runs, parse_params(args.spec, "--spec")))
+    add_job_arguments(parser, inputs={"runs": "*"}, params="the table spec as JSON", out_help="the scorecard fragment (JSON)")
+    args = parse_job_args(parser, argv)
+    write_json(args.out, build(args.inputs["runs"], args.params))
     return 0

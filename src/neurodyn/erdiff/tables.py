@@ -10,9 +10,9 @@ import argparse
 
 import numpy as np
 
-from neurodyn.config import parse_params
 from neurodyn.erdiff.report import LABELS, SETTING_LABELS, fmt, read_runs, summarise
 from neurodyn.utils.tables import csv_text, md_text, write_tables
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 
 TABLE1_DOC = """ERDiff Table 1: held-out target velocity R² (%) and RMSE per method, mean ± sd over seeds, every setting."""
@@ -95,21 +95,18 @@ def _why(spec: dict, setting: str) -> str:
 
 
 def _table_args(argv: list[str], command: str, doc: str) -> tuple[argparse.Namespace, dict]:
-    """--runs RUN... --spec JSON --csv PATH --md PATH: what every ERDiff table command takes."""
+    """--inputs runs=RUN... --params SPEC --out csv=PATH md=PATH: what every ERDiff table command takes."""
     parser = argparse.ArgumentParser(prog=f"neurodyn erdiff {command}", description=doc)
-    parser.add_argument("--runs", nargs="*", default=[])
-    parser.add_argument("--spec", required=True)
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--md", required=True)
-    args = parser.parse_args(argv)
-    return args, parse_params(args.spec, "--spec")
+    add_job_arguments(parser, inputs={"runs": "*"}, params="the table spec (methods, pairs, availability) as JSON", outputs=["csv", "md"])
+    args = parse_job_args(parser, argv)
+    return args, args.params
 
 
 def table1(argv: list[str]) -> int:
     args, spec = _table_args(argv, "table1", TABLE1_DOC)
-    rows, columns, preface = build(args.runs, spec)
+    rows, columns, preface = build(args.inputs["runs"], spec)
     numeric = sorted({k for r in rows for k in r if "." in k})
-    write_tables({args.csv: csv_text(["key", *columns, *numeric], rows), args.md: md_text(columns, rows, caption=preface)})
+    write_tables({args.out["csv"]: csv_text(["key", *columns, *numeric], rows), args.out["md"]: md_text(columns, rows, caption=preface)})
     return 0
 
 
@@ -118,7 +115,7 @@ TABLE2_DOC = """ERDiff Table 2: cost of alignment per method — added parameter
 
 def table2(argv: list[str]) -> int:
     args, spec = _table_args(argv, "table2", TABLE2_DOC)
-    runs = read_runs(args.runs)
+    runs = read_runs(args.inputs["runs"])
     rows = []
     for method in spec["methods"]:
         sel = [r for r in runs if r["method"] == method]
@@ -144,6 +141,6 @@ def table2(argv: list[str]) -> int:
         "once per restart, its parameters counted once)."
     )
     cols = ["method", "added parameters", "added size (KB)", "alignment time per step (ms)", "alignment wall time (s)"]
-    write_tables({args.csv: csv_text(["key", *cols, "params_added", "size_added_kb", "time_ms_mean", "time_ms_sd", "total_s_mean", "seeds", "pair"], rows),
-                  args.md: md_text(cols, rows, caption=preface)})
+    write_tables({args.out["csv"]: csv_text(["key", *cols, "params_added", "size_added_kb", "time_ms_mean", "time_ms_sd", "total_s_mean", "seeds", "pair"], rows),
+                  args.out["md"]: md_text(cols, rows, caption=preface)})
     return 0

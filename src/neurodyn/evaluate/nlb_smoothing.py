@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from neurodyn.errors import InputError
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 KEYS = ("smoothing_sd_ms", "glm_l2", "glm_max_iter", "nlb")
 COLUMNS = ["session", "dataset", "n_train_trials", "n_eval_trials", "n_heldin_units", "n_heldout_units",
@@ -80,22 +81,18 @@ def evaluate_store(ds, window: Mapping[str, Any], cfg: Mapping[str, Any]) -> dic
 
 
 def main(argv: list[str]) -> int:
-    from neurodyn.config import parse_params
     from neurodyn.store import open_session
     from neurodyn.utils.atomic import write_text
 
     parser = argparse.ArgumentParser(prog="neurodyn evaluate nlb-smoothing", description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", nargs="+", required=True)
-    parser.add_argument("--params", required=True)
-    parser.add_argument("--csv", required=True)
-    parser.add_argument("--md", required=True)
-    args = parser.parse_args(argv)
-    cfg = parse_params(args.params)
+    add_job_arguments(parser, inputs={"sessions": "+"}, params="the nlb-smoothing parameters as JSON", outputs=["csv", "md"])
+    args = parse_job_args(parser, argv)
+    cfg = args.params
     for key in KEYS:
         if key not in cfg:
             raise InputError("--params", key, f"the nlb-smoothing parameters ({', '.join(KEYS)})")
     rows = []
-    for path in args.sessions:
+    for path in args.inputs["sessions"]:
         ds = open_session(path)
         name = str(ds.attrs.get("name"))
         if name not in cfg["nlb"]:
@@ -109,6 +106,6 @@ def main(argv: list[str]) -> int:
           "vel R²: the benchmark's lagged behaviour; blank = the store cannot support the metric.", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(fmt(r.get(c)) for c in COLUMNS) + " |" for r in rows]
-    write_text(args.csv, csv)
-    write_text(args.md, "\n".join(md) + "\n")
+    write_text(args.out["csv"], csv)
+    write_text(args.out["md"], "\n".join(md) + "\n")
     return 0

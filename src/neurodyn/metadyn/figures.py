@@ -189,7 +189,7 @@ def fig4(man: dict, fig) -> str:
 
     runs = man["train"].get("meta", [])
     if not runs:
-        raise InputError("--manifest", "train.meta", "at least one run of the bifurcation experiment")
+        raise InputError("--params", "train.meta", "at least one run of the bifurcation experiment")
     model, cfg, sessions = _load_model(runs[0])
     n_ex = min(4, len(sessions))
     axes = fig.subplots(2, n_ex + 1, gridspec_kw={"width_ratios": [1] * n_ex + [1.4]})
@@ -237,7 +237,7 @@ def fig5(man: dict, fig) -> str:
 
     runs = man["train"].get("meta", [])
     if not runs:
-        raise InputError("--manifest", "train.meta", "at least one run of the motor experiment")
+        raise InputError("--params", "train.meta", "at least one run of the motor experiment")
     model, cfg, sessions = _load_model(runs[0])
     axes = fig.subplots(1, 5)  # A embedding, B–C latents, D–E behaviour axes 0 and 1
     emb = _embeddings(runs[0])["embeddings"]
@@ -353,28 +353,26 @@ def main(argv: list[str]) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from neurodyn.config import parse_params
     from neurodyn.utils.figures import save_figure
+    from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
     parser = argparse.ArgumentParser(prog="neurodyn metadyn figure", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=sorted(FIGURES))
-    parser.add_argument("--manifest", required=True, help="JSON: run records and stores per panel")
-    parser.add_argument("--caption", default="", help="the caption's first line (the rule's description)")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--png", required=True)
-    args = parser.parse_args(argv)
+    # the manifest names the run records and stores of every panel (its inputs, with their roles): no --inputs
+    add_job_arguments(parser, params="JSON: run records and stores per panel; caption: the caption's first line", outputs=["pdf", "png"])
+    args = parse_job_args(parser, argv)
     import torch
 
     torch.set_num_threads(1)
-    man = parse_params(args.manifest, "--manifest")
+    man = args.params
     n_rows = len([e for e in man.get("experiments", {}) if any(man["experiments"][e]["transfer"].values())])
     height = {"fig4": 6.5, "fewshot": 1.2 + 2.6 * max(n_rows, 1)}.get(args.which, 4.2)
     fig = plt.figure(figsize=(13, height))
     note = FIGURES[args.which](man, fig)
-    caption = ". ".join(x.rstrip(". ") for x in (args.caption, note, man.get("caption_note", "")) if x) + "."
+    caption = ". ".join(x.rstrip(". ") for x in (man.get("caption", ""), note, man.get("caption_note", "")) if x) + "."
     fig.text(0.01, 0.005, textwrap.fill(caption, 210), fontsize=7, va="bottom")
     n_lines = caption.count("\n") + len(caption) // 210 + 1
     fig.tight_layout(rect=(0, min(0.45, (0.16 * n_lines + 0.1) / height), 1, 1))
-    save_figure(fig, (args.out, args.png), dpi=120)
+    save_figure(fig, (args.out["pdf"], args.out["png"]), dpi=120)
     print(caption)
     return 0

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from neurodyn.config import parse_params
 from neurodyn.errors import InputError
 from neurodyn.loop import fit
 from neurodyn.models.metadyn import Batch, MetaDynamicalSSM, build_model
@@ -22,6 +21,7 @@ from neurodyn.models.metadyn_data import SessionData, choose_trials, gaussian_sm
 from neurodyn.runrecord import RunRecord, read_config
 from neurodyn.utils.device import describe, pick_device
 from neurodyn.utils.seed import derive_seed, seed_everything
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 
 TRAIN_DOC = """Train a Meta-Dynamical SSM (or its no-embedding / embedding-as-input baselines) on M session stores.
@@ -143,18 +143,17 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
 
 def train(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn metadyn train", description=TRAIN_DOC.splitlines()[0])
-    parser.add_argument("--sessions", nargs="+", required=True, help="session stores (.zarr), one per dataset")
-    parser.add_argument("--params", required=True, help="config slice as JSON (see workflow/rules/metadyn.smk)")
+    add_job_arguments(parser, inputs={"sessions": "+"}, params="config slice as JSON (see workflow/rules/metadyn.smk)",
+                      out_help="run record folder (sessions: one store per dataset)")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (the rule's threads)")
-    parser.add_argument("--out", required=True, help="run record folder")
-    args = parser.parse_args(argv)
+    args = parse_job_args(parser, argv)
     torch.set_num_threads(args.threads)
-    params = parse_params(args.params)
+    params, sessions = args.params, args.inputs["sessions"]
     seed_everything(args.seed)
     device = pick_device(params.get("device", "auto"))
-    datas = load_all(args.sessions, params)
-    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=args.sessions)
+    datas = load_all(sessions, params)
+    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=sessions)
     model = build_model(params["model"], [d.y.shape[-1] for d in datas], params["likelihood"], params["conditioning"]).to(device)
     splits = [choose_trials(d, seed=derive_seed(args.seed, "split", d.name), eval_fraction=params["forecast"]["eval_fraction"]) for d in datas]
     for i, (d, (pool, _)) in enumerate(zip(datas, splits)):
@@ -198,7 +197,7 @@ def train(argv: list[str]) -> int:
     metrics["collapsed_datasets"] = sum(int(metrics[f"{n}.collapsed"]) for n in names)
     record.save_torch("model.pt", {"state_dict": model.state_dict(), "n_channels": [d.y.shape[-1] for d in datas], "sessions": names})
     (record.path("embeddings.json")).write_text(json.dumps({"sessions": names, "family_values": values, "embeddings": embeddings}, indent=2))
-    record.finish(metrics, sessions=list(args.sessions))
+    record.finish(metrics, sessions=list(sessions))
     return 0
 
 
@@ -219,28 +218,26 @@ mean_rate_r2, collapsed}``; k larger than the target's trial pool is skipped and
 
 def transfer(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn metadyn transfer", description=TRANSFER_DOC.splitlines()[0])
-    parser.add_argument("--targets", nargs="+", required=True, help="held-out session stores (.zarr)")
-    parser.add_argument("--pretrained", help="run record of `neurodyn metadyn train` (absent for variant single)")
-    parser.add_argument("--params", required=True, help="config slice as JSON")
+    # targets: held-out session stores; pretrained: the run record of `neurodyn metadyn train` (none for variant single)
+    add_job_arguments(parser, inputs={"targets": "+", "pretrained": "?"}, params="config slice as JSON", out_help="run record folder")
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args(argv)
+    args = parse_job_args(parser, argv)
     torch.set_num_threads(args.threads)
-    params = parse_params(args.params)
+    params, pretrained = args.params, args.inputs["pretrained"]
     variant = params["variant"]
     if variant == "single":
         base = params
         checkpoint = None
     else:
-        if not args.pretrained:
-            raise InputError("--pretrained", "", f"a pretrained run record for variant {variant!r}")
-        base = read_config(args.pretrained)
-        checkpoint = torch.load(f"{args.pretrained}/model.pt", weights_only=True, map_location="cpu")
+        if not pretrained:
+            raise InputError("--inputs", "pretrained", f"a pretrained run record for variant {variant!r}")
+        base = read_config(pretrained)
+        checkpoint = torch.load(f"{pretrained}/model.pt", weights_only=True, map_location="cpu")
     seed_everything(args.seed)
     device = pick_device(params.get("device", "auto"))
-    targets = load_all(args.targets, base)
-    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=[*args.targets, *([args.pretrained] if args.pretrained else [])])
+    targets = load_all(args.inputs["targets"], base)
+    record = RunRecord(args.out, params, args.seed, device=describe(device), inputs=[*args.inputs["targets"], *([pretrained] if pretrained else [])])
     fs = params["fewshot"]
     metrics: dict[str, Any] = {}
     skipped: list[str] = []
@@ -287,5 +284,5 @@ def transfer(argv: list[str]) -> int:
                 embeddings.setdefault(data.name, {})[str(k)] = mu.cpu().tolist() + lv.cpu().tolist()
     metrics["collapsed_fits"] = sum(int(v) for key, v in metrics.items() if key.endswith(".collapsed"))
     record.path("embeddings.json").write_text(json.dumps(embeddings, indent=2))
-    record.finish(metrics, variant=variant, pretrained=args.pretrained, targets=list(args.targets), skipped=skipped)
+    record.finish(metrics, variant=variant, pretrained=pretrained, targets=list(args.inputs["targets"]), skipped=skipped)
     return 0

@@ -148,22 +148,26 @@ def scorecard(manifest: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def main(argv: list[str]) -> int:
-    from neurodyn.config import parse_params
+FEWSHOT_OUTPUTS = ["recon_csv", "recon_md", "forecast_csv", "forecast_md"]
 
+
+def main(argv: list[str]) -> int:
+    """``fewshot --params MANIFEST --out recon_csv=.. recon_md=.. forecast_csv=.. forecast_md=..`` or ``scorecard
+    --params MANIFEST --out JSON``. The manifest (neurodyn.metadyn.plan) names the run records of every panel: it is
+    the job's inputs and their roles in one structure, so these commands take no --inputs."""
+    from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
+
+    which = argv[0] if argv and argv[0] in ("fewshot", "scorecard") else None
     parser = argparse.ArgumentParser(prog="neurodyn metadyn tables", description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=["fewshot", "scorecard"])
-    parser.add_argument("--manifest", required=True)
-    parser.add_argument("--recon-csv")
-    parser.add_argument("--recon-md")
-    parser.add_argument("--forecast-csv")
-    parser.add_argument("--forecast-md")
-    parser.add_argument("--out")
-    args = parser.parse_args(argv)
-    manifest = parse_params(args.manifest, "--manifest")
+    add_job_arguments(parser, params="the manifest (run records per experiment, variant and seed) as JSON",
+                      outputs=FEWSHOT_OUTPUTS if which == "fewshot" else None, out_help="" if which == "fewshot" else "the scorecard fragment (JSON)")
+    args = parse_job_args(parser, argv)
+    manifest = args.params
     if args.which == "fewshot":
-        for metric, c, m, title in (("recon_r2", args.recon_csv, args.recon_md, "Few-shot reconstruction r²"),
-                                    ("forecast_r2", args.forecast_csv, args.forecast_md, "Few-shot forecasting r²")):
+        out = args.out
+        for metric, c, m, title in (("recon_r2", out["recon_csv"], out["recon_md"], "Few-shot reconstruction r²"),
+                                    ("forecast_r2", out["forecast_csv"], out["forecast_md"], "Few-shot forecasting r²")):
             rows = fewshot_rows(manifest, metric)
             write_tables({c: to_csv(rows), m: to_md(rows, title)})
     else:

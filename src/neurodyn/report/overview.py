@@ -26,6 +26,7 @@ from neurodyn.metrics.nlb import gaussian_smooth
 from neurodyn.store import open_session
 from neurodyn.utils.tables import csv_text, md_lines, write_tables
 from neurodyn.utils.figures import save_figure
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 # The NLB dandisets are all CC-BY-4.0 (DANDI metadata, docs/data.md §1).
 NLB_DANDISETS = {"000127", "000128", "000129", "000130", "000138", "000139", "000140"}
@@ -379,32 +380,28 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neurodyn overview", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="what", required=True)
     fig = sub.add_parser("figure", help="data-overview figure of one session store")
-    fig.add_argument("--session", required=True, help="session store (.zarr)")
-    fig.add_argument("--trials", type=int, required=True, help="trials drawn in the raster")
-    fig.add_argument("--smooth-ms", type=float, default=20.0, help="Gaussian kernel s.d. for rates (ms)")
-    fig.add_argument("--out", required=True, help="PDF output")
-    fig.add_argument("--png", default=None, help="PNG output (optional)")
+    # params: trials = trials drawn in the raster, smooth_ms = Gaussian kernel s.d. for rates (default 20)
+    add_job_arguments(fig, inputs={"session": "1"}, params="JSON: trials, smooth_ms (config overview)", outputs=["pdf", "png?"])
     tab = sub.add_parser("table", help="one row per session store")
-    tab.add_argument("--sessions", nargs="*", default=[], help="session stores (.zarr)")
-    tab.add_argument("--csv", required=True)
-    tab.add_argument("--md", required=True)
+    add_job_arguments(tab, inputs={"sessions": "*"}, params=False, outputs=["csv", "md"])
     return parser
 
 
 def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = parse_job_args(_parser(), argv)
     if args.what == "figure":
-        if args.trials < 1:
-            raise InputError("--trials", "", "a positive number of trials", got=args.trials)
-        if args.smooth_ms < 0:
-            raise InputError("--smooth-ms", "", "a non-negative kernel width in ms", got=args.smooth_ms)
-        ds = open_session(args.session)
-        fig = render_overview(ds, trials=args.trials, smooth_ms=args.smooth_ms)
-        write_figure(fig, args.out, args.png)
+        trials, smooth_ms = args.params.get("trials"), args.params.get("smooth_ms", 20.0)
+        if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+            raise InputError("--params", "trials", "a positive number of trials", got=trials)
+        if not isinstance(smooth_ms, (int, float)) or isinstance(smooth_ms, bool) or smooth_ms < 0:
+            raise InputError("--params", "smooth_ms", "a non-negative kernel width in ms", got=smooth_ms)
+        ds = open_session(args.inputs["session"])
+        fig = render_overview(ds, trials=trials, smooth_ms=float(smooth_ms))
+        write_figure(fig, args.out["pdf"], args.out["png"])
         return 0
-    rows = [session_row(open_session(path)) for path in args.sessions]
+    rows = [session_row(open_session(path)) for path in args.inputs["sessions"]]
     csv_out, md_out = render_table(rows)
-    write_tables({args.csv: csv_out, args.md: md_out})
+    write_tables({args.out["csv"]: csv_out, args.out["md"]: md_out})
     return 0
 
 

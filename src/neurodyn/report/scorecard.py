@@ -29,6 +29,7 @@ import yaml
 
 from neurodyn.errors import InputError
 from neurodyn.utils.tables import csv_text, md_lines, write_tables
+from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
 COLUMNS = ["paper", "key", "what", "published", "published_spread", "ours", "ours_spread", "gap", "note"]
 NOT_RUN = "not run in this configuration"
@@ -245,10 +246,8 @@ def build(published_dir: str | os.PathLike, fragment_paths: list[str], out_md: s
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn scorecard", description=__doc__.splitlines()[0])
-    parser.add_argument("--published-dir", required=True, help="directory of <paper>.yaml published numbers")
-    parser.add_argument("--fragments", nargs="*", default=[], help="our results: results/scorecard/<paper>.json")
-    parser.add_argument("--out", required=True, help="markdown scorecard")
-    parser.add_argument("--csv", default=None, help="the same rows as CSV (optional)")
-    args = parser.parse_args(argv)
-    build(args.published_dir, list(args.fragments), args.out, args.csv)
+    # inputs: published = the directory of <paper>.yaml published numbers; fragments = ours, results/scorecard/<paper>.json
+    add_job_arguments(parser, inputs={"published": "1", "fragments": "*"}, params=False, outputs=["md", "csv?"])
+    args = parse_job_args(parser, argv)
+    build(args.inputs["published"], list(args.inputs["fragments"]), args.out["md"], args.out["csv"])
     return 0

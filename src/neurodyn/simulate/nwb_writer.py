@@ -151,15 +151,14 @@ def write_nwb(recording: SimulatedRecording, path: str | os.PathLike, seed: int,
 
 def make_main(simulate: Callable[[dict, int], SimulatedRecording]) -> Callable[[list[str]], int]:
     def main(argv: list[str]) -> int:
-        from neurodyn.config import parse_params
+        from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
         parser = argparse.ArgumentParser(prog="neurodyn simulate", description=(simulate.__doc__ or "").strip())
-        parser.add_argument("--params", required=True, help="generator parameters as a JSON object")
+        add_job_arguments(parser, params="generator parameters as a JSON object", out_help="NWB file to write")
         parser.add_argument("--seed", type=int, required=True)
         parser.add_argument("--name", required=True, help="session name recorded in the file")
-        parser.add_argument("--out", required=True, help="NWB file to write")
-        args = parser.parse_args(argv)
-        recording = simulate(parse_params(args.params), args.seed)
+        args = parse_job_args(parser, argv)
+        recording = simulate(args.params, args.seed)
         recording.name = args.name
         write_nwb(recording, args.out, seed=args.seed, generator=simulate.__module__.rsplit(".", 1)[-1].replace("_", "-"))
         return 0

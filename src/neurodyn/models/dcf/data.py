@@ -243,7 +243,7 @@ def video_from_store(ds: Any) -> VideoData:
     return VideoData(frames=frames[:, ok], image_shape=shape, latents=latents)
 
 
-def video_from_file(path: str | os.PathLike, where: str = "--frames") -> VideoData:
+def video_from_file(path: str | os.PathLike, where: str = "--inputs frames") -> VideoData:
     """User-supplied video (mouse behaviour, birdsong spectrograms): an .npy array or an .npz with key
     ``frames``, shaped (n_trials, n_frames, H, W) or (n_frames, H, W) (one trial), values scaled to [0, 1]."""
     path = Path(path)
