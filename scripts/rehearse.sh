@@ -16,7 +16,8 @@
 # REHEARSAL_FULL (asset keys written at full size; set empty for none; default MC_Maze train), REHEARSAL_OMIT (rules
 # left out with what depends on them; default on a machine without CUDA: neurodyn.rehearsal.CPU_OMIT; empty: none),
 # REHEARSAL_FRESH=1 (start over instead of resuming), REHEARSAL_JOB_LIMIT_S (a job still running after this is
-# stopped and flagged in the jobs table; default 1200; 0: no limit).
+# stopped and flagged in the jobs table; default 1200; 0: no limit), REHEARSAL_BUDGET_S (the wall-time budget
+# the jobs table and the last lines compare the run with, naming the costliest rules when it is over; default 1800).
 set -euo pipefail
 # the body is one function, read whole before it runs: editing this file during a run cannot change the run
 main() {
@@ -105,7 +106,7 @@ rc=${PIPESTATUS[0]}
 set -e
 t2=$(date +%s)
 python -m neurodyn rehearse jobs --snakemake-log "$R/snakemake.log" --probe-log "$R/probe.jsonl" --profile "$PROFILE" \
-  --workdir "$RUN" --out "$R/jobs.md" --csv "$R/jobs.csv" \
+  --workdir "$RUN" --out "$R/jobs.md" --csv "$R/jobs.csv" --elapsed-s "$((t2 - t0))" --budget-s "${REHEARSAL_BUDGET_S:-1800}" \
   --title "# Rehearsal jobs ($(date -u +%FT%TZ), $CORES cores, max_steps $STEPS, scale $SCALE): peak memory and wall time vs profiles/slurm"
 {
   echo ""

@@ -261,6 +261,13 @@ def test_jobs_table_flags_memory_over_the_request(tmp_path):
     assert "2 flagged" in md
 
 
+def test_budget_line_names_the_costliest_rules_only_when_over():
+    rows = [{"rule": "a", "cpu_s": 300.0}, {"rule": "b", "cpu_s": 100.0}, {"rule": "a", "cpu_s": 100.0}, {"rule": "c", "cpu_s": None}]
+    assert jobs.budget_line(rows, 1700, 1800).startswith("Within the budget: 1700 s")
+    line = jobs.budget_line(rows, 2000, 1800)
+    assert line.startswith("OVER the budget: 2000 s wall against 1800 s (500 CPU-s") and "a 400 CPU-s (80 %), b 100 CPU-s (20 %)" in line
+
+
 def test_probe_records_the_child(tmp_path, monkeypatch):
     from neurodyn.rehearsal import probe
 

@@ -234,6 +234,19 @@ def to_markdown(rows: list[dict[str, Any]], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def budget_line(rows: list[dict[str, Any]], elapsed_s: float, budget_s: float) -> str:
+    """One line: the rehearsal's wall time against its budget; when over it, the rules that cost the most CPU."""
+    if elapsed_s <= budget_s:
+        return f"Within the budget: {elapsed_s:.0f} s wall against {budget_s:.0f} s."
+    cpu: dict[str, float] = {}
+    for r in rows:
+        cpu[r["rule"]] = cpu.get(r["rule"], 0.0) + (r["cpu_s"] or 0.0)
+    total = sum(cpu.values()) or 1.0
+    top = ", ".join(f"{rule} {s:.0f} CPU-s ({100 * s / total:.0f} %)" for rule, s in sorted(cpu.items(), key=lambda kv: -kv[1])[:5])
+    return (f"OVER the budget: {elapsed_s:.0f} s wall against {budget_s:.0f} s ({total:.0f} CPU-s in the jobs measured); "
+            f"the costliest rules: {top}.")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="neurodyn rehearse jobs", description=__doc__.splitlines()[0])
     parser.add_argument("--snakemake-log", required=True)
@@ -246,6 +259,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rules-dir", default=str(Path(__file__).resolve().parents[3] / "workflow" / "rules"),
                         help="workflow/rules (its localrules: run on the login node under SLURM)")
     parser.add_argument("--failed-only", action="store_true", help="list only failed jobs with their log's last line (stdout too)")
+    parser.add_argument("--elapsed-s", type=float, default=None, help="the rehearsal's wall time so far (with --budget-s: say whether it fit)")
+    parser.add_argument("--budget-s", type=float, default=1800.0, help="the rehearsal's wall-time budget (30 min on 2 cores)")
     args = parser.parse_args(argv)
     from neurodyn.utils.atomic import write_text
 
@@ -257,7 +272,12 @@ def main(argv: list[str]) -> int:
         write_text(args.out, f"# Failed rehearsal jobs ({len(failed)})\n\n{text}\n")
         print(text or "no failed job recorded by the probe")
         return 0
-    write_text(args.out, to_markdown(rows, args.title))
+    text = to_markdown(rows, args.title)
+    if args.elapsed_s is not None:
+        budget = budget_line(rows, args.elapsed_s, args.budget_s)
+        print(f"neurodyn rehearse: {budget}")
+        text = text.replace("\n\n", f"\n\n{budget}\n\n", 1)
+    write_text(args.out, text)
     if args.csv:
         import csv
         import io
