@@ -40,7 +40,7 @@ from typing import Any
 from neurodyn.data.paths import contained_raw_path
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import atomic_path, mark
-from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
+from neurodyn.utils.jobargs import add_job_arguments, params_object, parse_job_args
 
 MIB = 1 << 20
 # statuses worth another attempt (server busy or a proxy hiccup); other 4xx/5xx answers are final
@@ -425,11 +425,8 @@ def main(argv: list[str]) -> int:
                              "section), offline (never reach the network)",
                       out_help="where the verified file lands (<raw_dir>/<dandiset>/<path>)")
     args = parse_job_args(parser, argv)
-    for key in ("asset", "dandi"):
-        if not isinstance(args.params.get(key), dict):
-            raise InputError("--params", key, "a JSON object (the asset spec / the config section dandi)", got=args.params.get(key))
-    spec = AssetSpec.from_mapping(args.params["asset"])
-    dandi = args.params["dandi"]
+    spec = AssetSpec.from_mapping(params_object(args.params, "asset", "the asset spec / the config section dandi"))
+    dandi = params_object(args.params, "dandi", "the asset spec / the config section dandi")
     settings = DandiSettings.from_mapping(dandi)
     check_out_path(args.out, spec, dandi.get("raw_dir"))
     try:

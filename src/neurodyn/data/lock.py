@@ -29,7 +29,7 @@ import yaml
 from neurodyn.config import ROOT, check_asset_path, load_schema, read_config_file, validate
 from neurodyn.errors import InputError
 from neurodyn.utils.atomic import write_text
-from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
+from neurodyn.utils.jobargs import add_job_arguments, params_object, parse_job_args
 
 HEADER = """\
 # DANDI lock file — written by `neurodyn lock` (snakemake --cores 1 {out}); do not edit by hand.
@@ -116,11 +116,8 @@ def main(argv: list[str]) -> int:
     args = parse_job_args(parser, argv)
     from neurodyn.data.download import DandiSettings, FetchError
 
-    for key in ("unpinned", "dandi"):
-        if not isinstance(args.params.get(key), dict):
-            raise InputError("--params", key, "a JSON object (the config section)", got=args.params.get(key))
-    unpinned = args.params["unpinned"]
-    settings = DandiSettings.from_mapping(args.params["dandi"])
+    unpinned = params_object(args.params, "unpinned", "the config section")
+    settings = DandiSettings.from_mapping(params_object(args.params, "dandi", "the config section"))
     try:
         content = lock(unpinned, settings)
     except FetchError as err:

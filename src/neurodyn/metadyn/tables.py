@@ -157,11 +157,13 @@ def main(argv: list[str]) -> int:
     the job's inputs and their roles in one structure, so these commands take no --inputs."""
     from neurodyn.utils.jobargs import add_job_arguments, parse_job_args
 
-    which = argv[0] if argv and argv[0] in ("fewshot", "scorecard") else None
     parser = argparse.ArgumentParser(prog="neurodyn metadyn tables", description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=["fewshot", "scorecard"])
-    add_job_arguments(parser, params="the manifest (run records per experiment, variant and seed) as JSON",
-                      outputs=FEWSHOT_OUTPUTS if which == "fewshot" else None, out_help="" if which == "fewshot" else "the scorecard fragment (JSON)")
+    sub = parser.add_subparsers(dest="which", required=True)
+    manifest_help = "the manifest (run records per experiment, variant and seed) as JSON"
+    add_job_arguments(sub.add_parser("fewshot", help="few-shot reconstruction and forecasting tables"), params=manifest_help,
+                      outputs=FEWSHOT_OUTPUTS)
+    add_job_arguments(sub.add_parser("scorecard", help="the scorecard fragment"), params=manifest_help,
+                      out_help="the scorecard fragment (JSON)")
     args = parse_job_args(parser, argv)
     manifest = args.params
     if args.which == "fewshot":

@@ -145,7 +145,7 @@ def ridge_alpha_by_cv(x: np.ndarray, y: np.ndarray, alphas: np.ndarray = RIDGE_A
 
     sklearn refits a Cholesky solve per (fold, alpha): 45 fits, 20 s on MC_Maze's 250,000 bins x 137 latents
     (the rehearsal of 2026-12-06). The same normal equations (X_c^T X_c + α I) w = X_c^T y_c on centred data,
-    solved in the eigenbasis; tests/unit/test_nlb_metrics.py checks the choice against GridSearchCV.
+    solved in the eigenbasis; tests/unit/test_metrics_nlb.py checks the choice against GridSearchCV.
     x: (n, p), y: (n, q) -> the chosen alpha.
     """
     from sklearn.metrics import r2_score
@@ -155,10 +155,11 @@ def ridge_alpha_by_cv(x: np.ndarray, y: np.ndarray, alphas: np.ndarray = RIDGE_A
     y = np.asarray(y, dtype=np.float64)
     scores = np.zeros(len(alphas))
     for train, test in KFold(n_folds).split(x):
-        x_mean, y_mean = x[train].mean(0), y[train].mean(0)
-        xc = x[train] - x_mean
+        x_train, y_train = x[train], y[train]  # one copy of the fold each (fancy indexing copies)
+        x_mean, y_mean = x_train.mean(0), y_train.mean(0)
+        xc = x_train - x_mean
         evals, evecs = np.linalg.eigh(xc.T @ xc)
-        proj_xy = evecs.T @ (xc.T @ (y[train] - y_mean))  # (p, q)
+        proj_xy = evecs.T @ (xc.T @ (y_train - y_mean))  # (p, q)
         test_proj = (x[test] - x_mean) @ evecs  # (n_test, p)
         for i, alpha in enumerate(alphas):
             pred = test_proj @ (proj_xy / (np.maximum(evals, 0.0) + alpha)[:, None]) + y_mean

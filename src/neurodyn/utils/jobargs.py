@@ -66,6 +66,14 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argp
     return args
 
 
+def params_object(params: Mapping[str, object], key: str, what: str) -> dict:
+    """``params[key]``, which must be a JSON object (``what`` says which), else one InputError line."""
+    value = params.get(key)
+    if not isinstance(value, dict):
+        raise InputError("--params", key, f"a JSON object ({what})", got=value)
+    return value
+
+
 def split_roles(tokens: Sequence[str], roles: Mapping[str, str], flag: str) -> dict[str, list[str] | str | None]:
     """``["runs=a", "b", "spec=c"]`` -> {"runs": ["a", "b"], "spec": "c"} against the declared role counts."""
     got: dict[str, list[str]] = {}
